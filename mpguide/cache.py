@@ -1,0 +1,136 @@
+"""Result cache: JSON files keyed by experiment, parameters, machine and mpguide version.
+
+A docs build measures each experiment once; every page that shows the number reads the same
+record. The cache is data, never code: JSON only, written atomically (a crash leaves the old
+file or none, never half a file). An entry that is corrupt, or that was measured on another
+machine or another mpguide version, is re-measured with a :class:`CacheWarning`.
+
+Examples
+--------
+>>> import tempfile
+>>> from mpguide.cache import ResultCache
+>>> cache = ResultCache(tempfile.mkdtemp())
+>>> calls = []
+>>> def experiment(n):
+...     calls.append(n)
+...     return {"n": n, "square": n * n}
+>>> cache.get_or_measure("squares", {"n": 3}, experiment)
+{'n': 3, 'square': 9}
+>>> cache.get_or_measure("squares", {"n": 3}, experiment)  # read back, not re-measured
+{'n': 3, 'square': 9}
+>>> calls
+[3]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mpguide import machine
+from mpguide._version import __version__
+
+#: Where caches live unless told otherwise (``MPGUIDE_CACHE_DIR`` overrides).
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "mpguide"
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was unusable and is being re-measured."""
+
+
+def default_cache_dir() -> Path:
+    """``MPGUIDE_CACHE_DIR`` if set, else ``~/.cache/mpguide``."""
+    return Path(os.environ.get("MPGUIDE_CACHE_DIR") or DEFAULT_CACHE_DIR)
+
+
+class ResultCache:
+    """JSON result cache in a directory: one file per experiment and parameter set.
+
+    Parameters
+    ----------
+    root
+        Directory for the cache files (created when first written).
+    fingerprint
+        Machine fingerprint stored with each entry (default: :func:`machine.fingerprint`).
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None,
+                 fingerprint: str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.fingerprint = fingerprint or machine.fingerprint()
+
+    def path(self, experiment: str, params: Mapping[str, Any]) -> Path:
+        """File holding ``experiment`` measured with ``params``."""
+        if not experiment or "/" in experiment or experiment.startswith("."):
+            raise ValueError(f"experiment name {experiment!r} must be a plain file-name part")
+        digest = hashlib.sha256(_canonical(params).encode()).hexdigest()[:16]
+        return self.root / experiment / f"{digest}.json"
+
+    def load(self, experiment: str, params: Mapping[str, Any]) -> Any | None:
+        """The cached result, or ``None`` (with a :class:`CacheWarning` if one was unusable)."""
+        path = self.path(experiment, params)
+        if not path.exists():
+            return None
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            key = entry["key"]
+            result = entry["result"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            warnings.warn(f"cache entry {path} is corrupt ({exc}); re-measuring.", CacheWarning,
+                          stacklevel=2)
+            return None
+        expected = self._key(experiment, params)
+        if key != expected:
+            why = ", ".join(f"{k} {key.get(k)!r} != {v!r}" for k, v in expected.items()
+                            if key.get(k) != v)
+            warnings.warn(f"cache entry {path} belongs elsewhere ({why}); re-measuring.",
+                          CacheWarning, stacklevel=2)
+            return None
+        return result
+
+    def store(self, experiment: str, params: Mapping[str, Any], result: Any) -> Path:
+        """Write ``result`` (JSON-ready) atomically and return its path."""
+        path = self.path(experiment, params)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"key": self._key(experiment, params), "result": result}, indent=1,
+                          sort_keys=True, allow_nan=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return path
+
+    def get_or_measure(self, experiment: str, params: Mapping[str, Any],
+                       measure: Callable[..., Any], *, fresh: bool = False) -> Any:
+        """Cached result of ``measure(**params)``, measuring and storing it when needed.
+
+        ``fresh=True`` (or ``MPGUIDE_FRESH=1``) ignores the cache and re-measures.
+        """
+        fresh = fresh or os.environ.get("MPGUIDE_FRESH", "") not in {"", "0"}
+        if not fresh:
+            cached = self.load(experiment, params)
+            if cached is not None:
+                return cached
+        result = measure(**params)
+        self.store(experiment, params, result)
+        return result
+
+    def _key(self, experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"experiment": experiment, "params": json.loads(_canonical(params)),
+                "fingerprint": self.fingerprint, "mpguide_version": __version__}
+
+
+def _canonical(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)

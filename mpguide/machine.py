@@ -1,0 +1,154 @@
+"""Machine metadata: one flat record of scalars attached to every measurement.
+
+Filled by small ``collect_*`` functions, as pyperf does. The record says where a number came
+from (CPU, usable cores, memory, OS, Python, numpy and its BLAS, start methods, load, mpguide
+version, date, quick/full mode); :func:`fingerprint` hashes the fields that make a result
+belong to one machine, for the result cache.
+
+Examples
+--------
+>>> from mpguide.machine import collect_metadata, fingerprint
+>>> meta = collect_metadata()
+>>> meta["usable_cpus"] <= meta["cpu_count"]
+True
+>>> sorted(set(meta["start_methods"].split(","))) <= ["fork", "forkserver", "spawn"]
+True
+>>> len(fingerprint(meta))
+16
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from mpguide import config
+from mpguide._version import __version__
+
+Metadata = dict[str, Any]
+
+#: Fields that identify the machine and software a cached result was measured on.
+FINGERPRINT_FIELDS = ("cpu_model", "cpu_count", "usable_cpus", "memory_total_gib", "platform",
+                      "python_implementation", "python", "numpy", "blas")
+
+
+def collect_cpu(meta: Metadata) -> None:
+    """CPU model, logical cores and cores usable by this process (affinity / cgroup)."""
+    meta["cpu_model"] = _cpu_model()
+    meta["cpu_count"] = os.cpu_count() or 1
+    meta["usable_cpus"] = usable_cpus()
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on: affinity mask where the OS has one, else ``cpu_count``."""
+    if hasattr(os, "process_cpu_count"):
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def collect_memory(meta: Metadata) -> None:
+    """Total and available memory in GiB (psutil)."""
+    import psutil
+
+    memory = psutil.virtual_memory()
+    meta["memory_total_gib"] = round(memory.total / 2**30, 1)
+    meta["memory_available_gib"] = round(memory.available / 2**30, 1)
+
+
+def collect_system(meta: Metadata) -> None:
+    """Operating system and the 1-minute load average (how busy the machine was)."""
+    meta["platform"] = platform.platform(terse=True)
+    meta["os"] = sys.platform
+    meta["load_avg_1m"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def collect_python(meta: Metadata) -> None:
+    """Python version and implementation."""
+    meta["python"] = platform.python_version()
+    meta["python_implementation"] = platform.python_implementation()
+
+
+def collect_numpy(meta: Metadata) -> None:
+    """numpy version, its BLAS library and that library's thread count (threadpoolctl)."""
+    try:
+        import numpy as np
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        meta["numpy"] = meta["blas"] = None
+        meta["blas_threads"] = None
+        return
+    meta["numpy"] = np.__version__
+    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    meta["blas"] = ",".join(f"{b['internal_api']} {b['version']}" for b in blas) or None
+    meta["blas_threads"] = max((b["num_threads"] for b in blas), default=None)
+
+
+def collect_multiprocessing(meta: Metadata) -> None:
+    """Start methods available here, the platform default, and the one experiments use."""
+    meta["start_methods"] = ",".join(config.available_start_methods())
+    meta["default_start_method"] = config.default_start_method()
+    meta["start_method"] = config.start_method()
+
+
+def collect_run(meta: Metadata) -> None:
+    """mpguide version, date and quick/full mode."""
+    meta["mpguide_version"] = __version__
+    meta["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    meta["mode"] = config.mode()
+
+
+COLLECTORS: tuple[Callable[[Metadata], None], ...] = (
+    collect_cpu, collect_memory, collect_system, collect_python, collect_numpy,
+    collect_multiprocessing, collect_run,
+)
+
+
+def collect_metadata() -> Metadata:
+    """Run every collector and return the flat metadata record."""
+    meta: Metadata = {}
+    for collect in COLLECTORS:
+        collect(meta)
+    return meta
+
+
+def fingerprint(meta: Metadata | None = None) -> str:
+    """Short stable hash of the fields in :data:`FINGERPRINT_FIELDS`."""
+    meta = collect_metadata() if meta is None else meta
+    key = json.dumps({f: meta.get(f) for f in FINGERPRINT_FIELDS}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def caption(meta: Metadata, start_method: str | None = None) -> str:
+    """One line saying where a figure came from, for plot captions.
+
+    Examples
+    --------
+    >>> caption({"cpu_model": "Xeon", "usable_cpus": 2, "python": "3.11.7",
+    ...          "start_method": "fork", "date": "2026-11-23T10:00:00+00:00",
+    ...          "mpguide_version": "0.1.0", "mode": "quick"})
+    'Xeon, 2 usable cores, Python 3.11.7, start method fork, 2026-11-23, mpguide 0.1.0, quick mode'
+    """
+    method = start_method or meta.get("start_method", "?")
+    return (f"{meta.get('cpu_model', '?')}, {meta.get('usable_cpus', '?')} usable cores, "
+            f"Python {meta.get('python', '?')}, start method {method}, "
+            f"{str(meta.get('date', '?'))[:10]}, mpguide {meta.get('mpguide_version', '?')}, "
+            f"{meta.get('mode', '?')} mode")

@@ -1,0 +1,242 @@
+"""Pools that cannot hang: pre-flight checks, bounded waits, dead-worker detection, cleanup.
+
+``multiprocessing.Pool.map`` waits forever when a worker dies (the pool quietly replaces it and
+the lost task never comes back), and a worker function that a ``spawn`` child cannot import
+kills every worker it reaches. The helpers here turn each of those into a clear exception
+within a timeout, and always terminate the pool's processes on the way out.
+
+Examples
+--------
+>>> from mpguide import pools, workloads
+>>> pools.bounded_map(workloads.square, [1, 2, 3], workers=2, timeout=30)
+[1, 4, 9]
+>>> pools.check_callable(lambda x: x)
+Traceback (most recent call last):
+...
+mpguide.pools.UnpicklableError: the worker function <lambda> is a lambda; ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.pool
+import pickle
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from mpguide import config
+
+#: How often a waiting helper checks whether a worker died (seconds).
+POLL_INTERVAL = 0.05
+
+
+class PoolError(RuntimeError):
+    """Base class: a pool could not do what was asked; the message says why and what to do."""
+
+
+class UnpicklableError(PoolError, TypeError):
+    """The worker function or an item cannot be sent to a child process."""
+
+
+class WorkerDiedError(PoolError):
+    """A worker process exited while tasks were pending (crash, ``os._exit``, import failure)."""
+
+
+class PoolTimeoutError(PoolError, TimeoutError):
+    """The pool did not finish within its timeout; its processes were terminated."""
+
+
+class WorkerError(PoolError):
+    """The worker function raised; the original exception is chained as ``__cause__``."""
+
+
+def _describe(func: Any) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)
+
+
+def check_callable(func: Callable[..., Any], start_method: str | None = None) -> None:
+    """Raise :class:`UnpicklableError` if ``func`` cannot reach a worker of ``start_method``.
+
+    Catches the three classic mistakes before any process starts: a lambda, a function defined
+    inside another function (closure), and (under ``spawn``/``forkserver``) a function defined
+    in a ``__main__`` that children cannot re-import (a notebook cell, a sphinx-gallery block,
+    an interactive session).
+    """
+    method = config.validate_start_method(start_method or config.start_method())
+    if not callable(func):
+        raise UnpicklableError(f"{func!r} is not callable; pass a function defined with def.")
+    name = _describe(func)
+    fix = "define it with def at the top level of an importable module (e.g. mymodule.py) and " \
+          "import it from there"
+    if getattr(func, "__name__", "") == "<lambda>":
+        raise UnpicklableError(f"the worker function {name} is a lambda; lambdas cannot be "
+                               f"pickled, so no worker can receive it: {fix}.")
+    if "<locals>" in name:
+        raise UnpicklableError(f"the worker function {name} is defined inside another function "
+                               f"(a closure); pickle cannot find it by name: {fix}.")
+    module = getattr(func, "__module__", None)
+    main = sys.modules.get("__main__")
+    if module == "__main__" and method != "fork" and not getattr(main, "__file__", None):
+        raise UnpicklableError(
+            f"the worker function {name} is defined in __main__ of a notebook or interactive "
+            f"session, which a {method!r} child cannot import (it would fail with "
+            f"\"Can't get attribute {getattr(func, '__name__', name)!r}\"): {fix}."
+        )
+    try:
+        pickle.dumps(func)
+    except Exception as exc:
+        raise UnpicklableError(f"the worker function {name} cannot be pickled ({exc}): "
+                               f"{fix}.") from exc
+
+
+def check_items(items: Sequence[Any], sample: int = 3) -> None:
+    """Raise :class:`UnpicklableError` if one of the first and last ``sample`` items cannot be
+    pickled (open files, locks, generators, sockets, ...).
+
+    Examples
+    --------
+    >>> import threading
+    >>> check_items([1, threading.Lock()])
+    Traceback (most recent call last):
+    ...
+    mpguide.pools.UnpicklableError: item 1 (a lock) cannot be pickled ...
+    """
+    n = len(items)
+    for index in sorted({*range(min(sample, n)), *range(max(0, n - sample), n)}):
+        try:
+            pickle.dumps(items[index], protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            kind = type(items[index]).__name__
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
+            raise UnpicklableError(
+                f"item {index} ({article} {kind}) cannot be pickled ({exc}); pass something "
+                f"picklable instead, such as a path, a key or plain data the worker can use to "
+                f"rebuild it."
+            ) from exc
+
+
+def get_context(start_method: str | None = None) -> multiprocessing.context.BaseContext:
+    """The multiprocessing context for ``start_method`` (default: :func:`config.start_method`)."""
+    return multiprocessing.get_context(config.validate_start_method(
+        start_method or config.start_method()))
+
+
+def _worker_pids(pool: multiprocessing.pool.Pool) -> frozenset[int]:
+    # Pool keeps its processes in the private list ``_pool``; the public API offers no other
+    # way to notice that a worker died and was silently replaced.
+    return frozenset(p.pid for p in pool._pool if p.pid is not None)
+
+
+def wait_result(result: multiprocessing.pool.AsyncResult, pool: multiprocessing.pool.Pool,
+                timeout: float, what: str = "the pool") -> Any:
+    """``result.get()`` bounded by ``timeout`` that fails fast when a worker dies.
+
+    Raises :class:`WorkerDiedError` as soon as the pool replaces a worker (the task that worker
+    held is lost and would never complete), :class:`PoolTimeoutError` after ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    seen = _worker_pids(pool)
+    while not result.ready():
+        if time.monotonic() > deadline:
+            raise PoolTimeoutError(
+                f"{what} did not finish within {timeout:g} s; its workers were terminated. If "
+                f"the work is just slow, raise timeout=; if a task never returns, find it by "
+                f"running the function serially on the same items."
+            )
+        result.wait(POLL_INTERVAL)
+        current = _worker_pids(pool)
+        if not current >= seen and not result.ready():
+            raise WorkerDiedError(
+                f"a worker of {what} exited while tasks were pending (a crash, os._exit, a "
+                f"signal, running out of memory, or a worker function the child could not "
+                f"import); the tasks it held are lost. Run the function serially on the same "
+                f"items to see the failure."
+            )
+        seen |= current
+    try:
+        return result.get(0)
+    except PoolError:
+        raise
+    except Exception as exc:
+        raise WorkerError(f"the worker function raised {type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def bounded_pool(workers: int, start_method: str | None = None, timeout: float | None = None,
+                 **pool_kwargs: Any) -> Iterator[multiprocessing.pool.Pool]:
+    """A ``ctx.Pool(workers)`` that is always terminated on exit, within ``timeout``.
+
+    On a clean exit the pool is closed and joined (workers finish and exit); on an exception it
+    is terminated. Either way no worker process outlives the block.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
+    pool = get_context(start_method).Pool(workers, **pool_kwargs)
+    try:
+        yield pool
+    except BaseException:
+        terminate(pool, timeout)
+        raise
+    close_and_join(pool, timeout)
+
+
+def close_and_join(pool: multiprocessing.pool.Pool, timeout: float) -> None:
+    """``pool.close(); pool.join()`` bounded by ``timeout``; terminates the pool if it expires."""
+    pool.close()
+    if not _join_within(pool, timeout):
+        terminate(pool, timeout)
+        raise PoolTimeoutError(f"the pool's workers did not exit within {timeout:g} s after "
+                               f"close(); they were terminated.")
+
+
+def terminate(pool: multiprocessing.pool.Pool, timeout: float) -> None:
+    """``pool.terminate()`` bounded by ``timeout``; kills workers that ignore SIGTERM."""
+    processes = list(pool._pool)
+    done = threading.Event()
+
+    def _terminate() -> None:
+        pool.terminate()
+        done.set()
+
+    threading.Thread(target=_terminate, daemon=True, name="mpguide-terminate").start()
+    if not done.wait(timeout):
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        done.wait(timeout)
+
+
+def _join_within(pool: multiprocessing.pool.Pool, timeout: float) -> bool:
+    joined = threading.Event()
+
+    def _join() -> None:
+        pool.join()
+        joined.set()
+
+    threading.Thread(target=_join, daemon=True, name="mpguide-join").start()
+    return joined.wait(timeout)
+
+
+def bounded_map(func: Callable[[Any], Any], items: Iterable[Any], *, workers: int = 2,
+                chunksize: int | None = None, start_method: str | None = None,
+                timeout: float | None = None, **pool_kwargs: Any) -> list[Any]:
+    """``Pool(workers).map(func, items, chunksize)`` that never hangs.
+
+    Checks that ``func`` and the items can reach a worker, then maps with every wait bounded by
+    ``timeout`` (default :data:`config.DEFAULT_TIMEOUT`). A worker that raises gives
+    :class:`WorkerError`; one that dies gives :class:`WorkerDiedError` at once; a task that
+    never returns gives :class:`PoolTimeoutError`. The pool is terminated in every case.
+    """
+    method = config.validate_start_method(start_method or config.start_method())
+    items = list(items)
+    check_callable(func, method)
+    check_items(items)
+    timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
+    with bounded_pool(workers, method, timeout, **pool_kwargs) as pool:
+        result = pool.map_async(func, items, chunksize=chunksize)
+        return wait_result(result, pool, timeout, what=f"map({_describe(func)})")

@@ -1,0 +1,119 @@
+"""Run an experiment in a fresh ``python`` process and get its JSON result back.
+
+pyperf's manager/worker idea: when the parent's state would change a number (fork copies the
+parent's memory, spawn re-imports its ``__main__``, sphinx and Jupyter start threads), the
+experiment runs in a clean interpreter whose ``__main__`` imports nothing but mpguide. The child
+runs in its own session, so on a timeout the whole process group (its pool workers included) is
+killed and nothing is left behind.
+
+Examples
+--------
+>>> from mpguide.runner import run_fresh
+>>> run_fresh("mpguide.workloads:spin", {"iterations": 3}, timeout=60)
+8
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from mpguide import config
+
+#: Lines of the child's stderr quoted in an error.
+STDERR_TAIL_LINES = 15
+
+
+class FreshInterpreterError(RuntimeError):
+    """The child interpreter failed, timed out or returned something that is not JSON."""
+
+
+def run_fresh(target: str, kwargs: Mapping[str, Any] | None = None, *,
+              timeout: float | None = None, env: Mapping[str, str] | None = None) -> Any:
+    """Call ``module:function(**kwargs)`` in a new interpreter and return its JSON result.
+
+    Parameters
+    ----------
+    target
+        ``"package.module:function"``; the function must be importable and return JSON-ready
+        data (dicts, lists, numbers, strings; see :meth:`Measurement.to_dict`).
+    kwargs
+        Keyword arguments, JSON-serializable.
+    timeout
+        Seconds before the child and everything it started are killed
+        (default: :data:`config.DEFAULT_TIMEOUT` times 5).
+    env
+        Extra environment variables for the child (``MPGUIDE_*`` settings are inherited).
+    """
+    module, sep, function = target.partition(":")
+    if not sep or not module or not function:
+        raise ValueError(f"target must look like 'package.module:function', got {target!r}")
+    timeout = config.DEFAULT_TIMEOUT * 5 if timeout is None else timeout
+    request = json.dumps({"module": module, "function": function, "kwargs": dict(kwargs or {})})
+    child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "mpguide._child"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=child_env, start_new_session=True,
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(request, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(child)
+            _, stderr = child.communicate()
+            raise FreshInterpreterError(
+                f"{target} did not finish within {timeout:g} s in a fresh interpreter; it and "
+                f"its child processes were killed.{_tail(stderr)}"
+            ) from None
+        finally:
+            _kill_group(child)
+    if child.returncode != 0:
+        raise FreshInterpreterError(
+            f"{target} failed in a fresh interpreter (exit code {child.returncode})."
+            f"{_tail(stderr)}"
+        )
+    try:
+        return json.loads(stdout.rpartition(_MARKER)[2])
+    except json.JSONDecodeError as exc:
+        raise FreshInterpreterError(f"{target} returned no JSON result ({exc}).{_tail(stderr)}") \
+            from exc
+
+
+#: Separates the child's own prints from the JSON result on its stdout.
+_MARKER = "\n--mpguide-result--\n"
+
+
+def interpreter_info() -> dict[str, Any]:
+    """What this interpreter looks like: its ``__main__``, start method, threads and modules.
+
+    Run through :func:`run_fresh` to show that an experiment's child is clean.
+    """
+    import threading
+
+    main = sys.modules["__main__"]
+    return {
+        "main": getattr(main.__spec__, "name", None) or getattr(main, "__file__", None),
+        "start_method": config.start_method(),
+        "threads": threading.active_count(),
+        "modules": sorted(m for m in sys.modules if "." not in m),
+    }
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    """Kill the child's whole session (it and any pool workers it left running)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(stderr: str | None) -> str:
+    lines = (stderr or "").strip().splitlines()[-STDERR_TAIL_LINES:]
+    if not lines:
+        return ""
+    return "\nLast lines of its stderr:\n    " + "\n    ".join(lines)
