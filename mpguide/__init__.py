@@ -41,7 +41,7 @@ _EXPORTS = {
     "ResultCache": "cache",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 (keys are strings)
 
 
 def __getattr__(name: str) -> Any:

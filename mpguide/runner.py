@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -106,10 +107,8 @@ def interpreter_info() -> dict[str, Any]:
 
 def _kill_group(child: subprocess.Popen) -> None:
     """Kill the child's whole session (it and any pool workers it left running)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(stderr: str | None) -> str:

@@ -20,7 +20,7 @@ def test_map_matches_serial(start_method: str) -> None:
 
 
 def test_lambda_is_refused_before_any_process_starts(start_method: str) -> None:
-    with pytest.raises(pools.UnpicklableError, match="lambda.*importable module"):
+    with pytest.raises(pools.UnpicklableError, match=r"lambda.*importable module"):
         pools.bounded_map(lambda x: x, [1])
 
 
@@ -48,7 +48,7 @@ def test_function_from_notebook_main_is_refused_under_spawn(
     if start_method == "fork":
         pools.check_callable(cube, start_method)  # fork children inherit __main__: fine
     else:
-        with pytest.raises(pools.UnpicklableError, match="notebook.*Can't get attribute 'cube'"):
+        with pytest.raises(pools.UnpicklableError, match=r"notebook.*Can't get attribute 'cube'"):
             pools.check_callable(cube, start_method)
 
 
@@ -78,9 +78,16 @@ def test_worker_that_never_returns_times_out(start_method: str) -> None:
 
 
 def test_bounded_pool_terminates_on_error(start_method: str) -> None:
-    with pytest.raises(RuntimeError, match="boom"), pools.bounded_pool(2) as pool:
-        processes = list(pool._pool)
-        raise RuntimeError("boom")
+    processes = []
+
+    def fail_inside_pool() -> None:
+        with pools.bounded_pool(2) as pool:
+            processes.extend(pool._pool)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside_pool()
+    assert processes
     assert not any(p.is_alive() for p in processes)
 
 

@@ -33,5 +33,5 @@ def test_timeout_kills_the_child() -> None:
 
 
 def test_bad_target_is_explained() -> None:
-    with pytest.raises(ValueError, match="package.module:function"):
+    with pytest.raises(ValueError, match=r"package\.module:function"):
         runner.run_fresh("mpguide.workloads.spin")
