@@ -52,7 +52,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
 
 
-_SUBMODULES = {"cache", "config", "machine", "pools", "runner", "timing", "workloads", "_version"}
+_SUBMODULES = {"cache", "claims", "config", "machine", "pools", "runner", "timing", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:

@@ -1,0 +1,334 @@
+"""Checked claims: every performance statement of the guide, tested against the build's data.
+
+A claim is a small function over cached records that says whether a statement holds on the
+machine that built the guide, and why. The decorator :func:`claim` registers it with its
+statement template; :func:`evaluate` runs it and fills the template from the measured values,
+so the statement shown on the page carries this machine's numbers. A claim that fails is
+shown as failing, with its evidence: it is a fact about that hardware, not something to hide.
+
+Chapter modules register their claims at import; :data:`CHAPTER_MODULES` lists them so the
+claims page can collect every claim of every chapter.
+
+Examples
+--------
+>>> from mpguide import claims
+>>> @claims.claim("doctest-demo", chapter="demo", page="index",
+...               statement="Two workers beat one by {speedup:.1f}x.")
+... def _demo() -> claims.Evidence:
+...     return claims.Evidence(holds=True, values={"speedup": 1.94},
+...                            evidence="Measured 1.94x in the demo.")
+>>> verdict = claims.evaluate("doctest-demo")
+>>> verdict.holds, verdict.statement
+(True, 'Two workers beat one by 1.9x.')
+>>> print(verdict.to_markdown())
+**✔ holds** · Two workers beat one by 1.9x. *Evidence:* Measured 1.94x in the demo.
+>>> claims.unregister("doctest-demo")
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Modules that register claims when imported, in chapter order. A chapter module adds its
+#: dotted name here once it exists (one line each).
+CHAPTER_MODULES: tuple[str, ...] = (
+)
+
+#: Chapter order used for sorting verdicts; chapters not listed sort after these.
+CHAPTER_ORDER = ("overhead", "transfer", "tuning", "advisor")
+
+ClaimFunction = Callable[[], "Evidence"]
+
+
+class ClaimError(RuntimeError):
+    """A claim is malformed, unknown, or its function failed to produce evidence."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a claim function returns: whether the statement holds, and why.
+
+    Parameters
+    ----------
+    holds
+        Whether the statement is true on this machine (converted with ``bool``).
+    values
+        Measured numbers that fill the statement's ``{placeholders}``.
+    evidence
+        One or two sentences with the numbers that decided the verdict.
+    """
+
+    holds: bool
+    values: Mapping[str, Any] = field(default_factory=dict)
+    evidence: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "holds", bool(self.holds))
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim: its identity, where the guide states it, and its check."""
+
+    claim_id: str
+    chapter: str
+    page: str
+    statement: str
+    check: ClaimFunction
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one claim on this machine, ready to render.
+
+    ``statement`` is the claim's template filled with ``values``. Jupyter and myst-nb render a
+    verdict as HTML (badge, statement, evidence); :meth:`to_markdown` gives the same in Markdown.
+    """
+
+    claim_id: str
+    chapter: str
+    page: str
+    statement: str
+    holds: bool
+    evidence: str
+    values: Mapping[str, Any]
+
+    @property
+    def badge(self) -> str:
+        """``"✔ holds"`` or ``"✘ fails"``."""
+        return "✔ holds" if self.holds else "✘ fails"
+
+    @property
+    def anchor(self) -> str:
+        """HTML id of the verdict on its page (``claim-<claim_id>``)."""
+        return f"claim-{self.claim_id}"
+
+    def to_markdown(self) -> str:
+        """The verdict as one Markdown paragraph."""
+        return f"**{self.badge}** · {self.statement} *Evidence:* {self.evidence}".rstrip()
+
+    def to_html(self) -> str:
+        """The verdict as a self-styled HTML block (inline styles, so notebooks render it too)."""
+        state = "holds" if self.holds else "fails"
+        color = "#1a7f37" if self.holds else "#cf222e"
+        return (
+            f'<div class="mpguide-claim mpguide-claim-{state}" id="{html.escape(self.anchor)}" '
+            f'style="border-left: 4px solid {color}; padding: 0.4em 0.8em; margin: 0.6em 0;">'
+            f'<span class="mpguide-claim-badge" style="background: {color}; color: #fff; '
+            f'border-radius: 0.8em; padding: 0.1em 0.6em; font-weight: 600; '
+            f'white-space: nowrap;">{self.badge}</span> '
+            f'<span class="mpguide-claim-statement">{html.escape(self.statement)}</span>'
+            f'<div class="mpguide-claim-evidence" style="font-size: 0.9em; margin-top: 0.3em;">'
+            f"<em>Evidence:</em> {html.escape(self.evidence)} "
+            f'<code class="mpguide-claim-id">{html.escape(self.claim_id)}</code></div></div>'
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return f"[{self.badge}] {self.statement} Evidence: {self.evidence}"
+
+
+@dataclass(frozen=True)
+class VerdictTable:
+    """Several verdicts rendered as one HTML table with links to the pages that state them.
+
+    ``link_prefix`` is prepended to each page's path (``""`` from the site root).
+    """
+
+    verdicts: tuple[Verdict, ...]
+    link_prefix: str = ""
+
+    def to_html(self) -> str:
+        """An HTML table: verdict, chapter, statement with evidence, link to its page."""
+        rows = []
+        for v in self.verdicts:
+            href = html.escape(f"{self.link_prefix}{v.page}.html#{v.anchor}")
+            state = "holds" if v.holds else "fails"
+            color = "#1a7f37" if v.holds else "#cf222e"
+            rows.append(
+                f'<tr class="mpguide-claim-{state}">'
+                f'<td style="color: {color}; font-weight: 600; white-space: nowrap;">{v.badge}'
+                f"</td><td>{html.escape(v.chapter)}</td>"
+                f"<td>{html.escape(v.statement)}<br><small><em>Evidence:</em> "
+                f"{html.escape(v.evidence)}</small></td>"
+                f'<td><a href="{href}"><code>{html.escape(v.claim_id)}</code></a></td></tr>'
+            )
+        head = ("<thead><tr><th>verdict</th><th>chapter</th><th>statement and evidence</th>"
+                "<th>claim</th></tr></thead>")
+        return (f'<table class="mpguide-claims table">{head}<tbody>{"".join(rows)}'
+                "</tbody></table>")
+
+    def to_markdown(self) -> str:
+        """One Markdown bullet per verdict."""
+        return "\n".join(f"- {v.to_markdown()} (`{v.claim_id}`, {v.page})"
+                         for v in self.verdicts)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def claim(claim_id: str, *, chapter: str, page: str,
+          statement: str) -> Callable[[ClaimFunction], ClaimFunction]:
+    """Register the decorated function as the check of a claim.
+
+    Parameters
+    ----------
+    claim_id
+        Unique, URL-safe name (letters, digits, ``-``), e.g. ``"tiny-tasks-lose"``.
+    chapter
+        Chapter the claim belongs to (``"overhead"``, ``"transfer"``, ``"tuning"``,
+        ``"advisor"``).
+    page
+        Sphinx docname of the page that states it, e.g. ``"guide/01-overhead"``.
+    statement
+        The sentence the guide states, with ``{name}`` / ``{name:.1f}`` placeholders filled
+        from :attr:`Evidence.values`.
+
+    Returns
+    -------
+    callable
+        A decorator that registers the function and returns it unchanged.
+
+    Examples
+    --------
+    >>> @claim("doctest-decorator", chapter="demo", page="index", statement="Always true.")
+    ... def _always() -> Evidence:
+    ...     return Evidence(True, {}, "Nothing to measure.")
+    >>> "doctest-decorator" in registered()
+    True
+    >>> unregister("doctest-decorator")
+    """
+    if not claim_id or not all(c.isalnum() or c == "-" for c in claim_id):
+        raise ClaimError(f"claim id {claim_id!r} must be letters, digits and '-' only")
+
+    def register(func: ClaimFunction) -> ClaimFunction:
+        previous = _REGISTRY.get(claim_id)
+        if previous is not None and _origin(previous.check) != _origin(func):
+            raise ClaimError(f"claim id {claim_id!r} is registered twice: by "
+                             f"{_origin(previous.check)} and by {_origin(func)}")
+        _REGISTRY[claim_id] = Claim(claim_id, chapter, page, statement, func)
+        return func
+
+    return register
+
+
+def unregister(claim_id: str) -> None:
+    """Forget a registered claim (tests and doctests use this to clean up)."""
+    _REGISTRY.pop(claim_id, None)
+
+
+def registered(chapter: str | None = None) -> dict[str, Claim]:
+    """Claims registered so far (after importing :data:`CHAPTER_MODULES`), by id."""
+    load_chapters()
+    return {cid: c for cid, c in _REGISTRY.items() if chapter is None or c.chapter == chapter}
+
+
+def load_chapters(modules: Iterable[str] = CHAPTER_MODULES) -> None:
+    """Import every chapter module so that its claims register themselves."""
+    for name in modules:
+        importlib.import_module(name)
+
+
+def evaluate(claim_id: str) -> Verdict:
+    """Run one claim's check and return its :class:`Verdict`.
+
+    Raises
+    ------
+    ClaimError
+        Unknown id, a check that raised or returned something else than :class:`Evidence`, or
+        a statement placeholder missing from the values.
+    """
+    if claim_id not in _REGISTRY:
+        load_chapters()
+    try:
+        registered_claim = _REGISTRY[claim_id]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise ClaimError(f"unknown claim {claim_id!r}; registered: {known}") from None
+    try:
+        evidence = registered_claim.check()
+    except Exception as exc:
+        raise ClaimError(f"claim {claim_id!r} ({_origin(registered_claim.check)}) failed to "
+                         f"evaluate: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(evidence, Evidence):
+        raise ClaimError(f"claim {claim_id!r} returned {type(evidence).__name__}, "
+                         "expected claims.Evidence")
+    try:
+        statement = registered_claim.statement.format(**evidence.values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ClaimError(f"claim {claim_id!r}: cannot fill statement "
+                         f"{registered_claim.statement!r} from values "
+                         f"{dict(evidence.values)!r} ({type(exc).__name__}: {exc})") from exc
+    return Verdict(claim_id=claim_id, chapter=registered_claim.chapter,
+                   page=registered_claim.page, statement=statement, holds=evidence.holds,
+                   evidence=evidence.evidence, values=evidence.values)
+
+
+def evaluate_all(chapter: str | None = None) -> list[Verdict]:
+    """Verdicts of every registered claim (of one chapter if given), in chapter order."""
+    claims = registered(chapter)
+    order = {name: i for i, name in enumerate(CHAPTER_ORDER)}
+    ids = sorted(claims, key=lambda cid: order.get(claims[cid].chapter, len(order)))
+    return [evaluate(cid) for cid in ids]
+
+
+def show(claim_id: str) -> Verdict:
+    """Evaluate a claim for display: the last expression of a notebook cell renders its badge.
+
+    Examples
+    --------
+    >>> @claim("doctest-show", chapter="demo", page="index", statement="{n} is odd.")
+    ... def _odd() -> Evidence:
+    ...     return Evidence(holds=4 % 2 == 1, values={"n": 4}, evidence="4 % 2 == 0.")
+    >>> print(show("doctest-show"))
+    [✘ fails] 4 is odd. Evidence: 4 % 2 == 0.
+    >>> unregister("doctest-show")
+    """
+    return evaluate(claim_id)
+
+
+def show_all(chapter: str | None = None, link_prefix: str = "") -> VerdictTable:
+    """Evaluate every claim (of one chapter if given) and render them as one linked table."""
+    return VerdictTable(tuple(evaluate_all(chapter)), link_prefix)
+
+
+def frame(verdicts: Iterable[Verdict]) -> pd.DataFrame:
+    """Verdicts as a DataFrame: one row per claim.
+
+    Columns: ``claim_id``, ``chapter``, ``page``, ``holds``, ``statement``, ``evidence``.
+
+    Examples
+    --------
+    >>> v = Verdict("a", "demo", "index", "A holds.", True, "Checked.", {})
+    >>> frame([v])[["claim_id", "holds"]].to_dict("records")
+    [{'claim_id': 'a', 'holds': True}]
+    """
+    import pandas as pd
+
+    columns = ["claim_id", "chapter", "page", "holds", "statement", "evidence"]
+    return pd.DataFrame([{c: getattr(v, c) for c in columns} for v in verdicts],
+                        columns=columns)
+
+
+def _origin(func: Callable[..., Any]) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', '?')}"
