@@ -5,6 +5,13 @@ record. The cache is data, never code: JSON only, written atomically (a crash le
 file or none, never half a file). An entry that is corrupt, or that was measured on another
 machine or another mpguide version, is re-measured with a :class:`CacheWarning`.
 
+Entries are also keyed by a hash of mpguide's own source files (:func:`source_hash`), the
+quick/full mode and the start method, so editing the package, or building in another mode,
+measures anew instead of reading numbers produced by other code or settings.
+``MPGUIDE_FRESH_SINCE`` (seconds since the epoch) re-measures every entry written before that
+time, once: the docs build uses it so that a fresh build measures each experiment once and all
+its pages then read that same record.
+
 Examples
 --------
 >>> import tempfile
@@ -25,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +42,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mpguide import machine
+from mpguide import config, machine
 from mpguide._version import __version__
 
 #: Where caches live unless told otherwise (``MPGUIDE_CACHE_DIR`` overrides).
@@ -70,13 +78,14 @@ class ResultCache:
         """File holding ``experiment`` measured with ``params``."""
         if not experiment or "/" in experiment or experiment.startswith("."):
             raise ValueError(f"experiment name {experiment!r} must be a plain file-name part")
-        digest = hashlib.sha256(_canonical(params).encode()).hexdigest()[:16]
+        located = {"params": json.loads(_canonical(params)), **_context()}
+        digest = hashlib.sha256(_canonical(located).encode()).hexdigest()[:16]
         return self.root / experiment / f"{digest}.json"
 
     def load(self, experiment: str, params: Mapping[str, Any]) -> Any | None:
         """The cached result, or ``None`` (with a :class:`CacheWarning` if one was unusable)."""
         path = self.path(experiment, params)
-        if not path.exists():
+        if not path.exists() or path.stat().st_mtime < fresh_since():
             return None
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
@@ -129,7 +138,43 @@ class ResultCache:
 
     def _key(self, experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"experiment": experiment, "params": json.loads(_canonical(params)),
-                "fingerprint": self.fingerprint, "mpguide_version": __version__}
+                "fingerprint": self.fingerprint, "mpguide_version": __version__,
+                **_context()}
+
+
+def fresh_since() -> float:
+    """``MPGUIDE_FRESH_SINCE`` as seconds since the epoch: older entries are re-measured."""
+    value = os.environ.get("MPGUIDE_FRESH_SINCE", "").strip()
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        raise config.ConfigError(f"MPGUIDE_FRESH_SINCE={value!r} is not a time in seconds "
+                                 "since the epoch; unset it or use e.g. $(date +%s).") from None
+
+
+@functools.cache
+def source_hash() -> str:
+    """Short hash of every ``.py`` file of the mpguide package (names and contents).
+
+    Part of every cache key, so a change to mpguide's code re-measures what it produces.
+
+    Examples
+    --------
+    >>> len(source_hash())
+    16
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _context() -> dict[str, str]:
+    """Settings that change what an experiment measures, beyond its parameters."""
+    return {"source": source_hash(), "mode": config.mode(),
+            "start_method": config.start_method()}
 
 
 def _canonical(params: Mapping[str, Any]) -> str:
