@@ -39,6 +39,8 @@ _EXPORTS = {
     "FreshInterpreterError": "runner",
     "collect_metadata": "machine",
     "ResultCache": "cache",
+    "shared_array": "shm",
+    "SharedArrayHandle": "shm",
 }
 
 __all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 (keys are strings)
@@ -52,7 +54,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
 
 
-_SUBMODULES = {"cache", "claims", "config", "machine", "pools", "runner", "timing", "workloads", "_version"}
+_SUBMODULES = {"shm", "cache", "claims", "config", "machine", "pools", "runner", "timing", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:
