@@ -1,0 +1,482 @@
+"""Overhead probes: what a Pool, pickle, a pipe and shared memory cost on this machine.
+
+Each probe returns :class:`~mpguide.timing.Measurement` records (calibrated, warmed up,
+repeated), with every wait bounded. They are the figures of the machine card
+(:mod:`mpguide.card`) and the constants of the cost model:
+
+- :func:`pool_start_stop`: ``ctx.Pool(w)`` started, one tiny ``map``, closed and joined,
+  measured from a fresh interpreter whose ``__main__`` imports only mpguide (spawn and
+  forkserver children re-import the parent's main, so the main must be stated);
+- :func:`apply_round_trip`: one ``apply_async(noop).get()`` on a warm pool;
+- :func:`map_item_overhead`: seconds a warm pool adds per item of ``map(noop)``, by chunksize;
+- :func:`pickle_throughput`: ``pickle.dumps`` / ``pickle.loads`` by payload kind, size and
+  protocol;
+- the floors to compare with: :func:`memcpy` (numpy copy), :func:`pipe_round_trip` and
+  :func:`pipe_throughput` (``multiprocessing.Pipe`` between two processes);
+- :func:`shm_create_attach`: create and attach a ``multiprocessing.shared_memory`` segment.
+
+Samples are seconds per call (``unit="s"``); :func:`bytes_per_s` turns a size-carrying record
+into a throughput. ``MPGUIDE_QUICK=1`` shrinks sizes and repeats. Heavy imports (numpy) happen
+inside the probes, so a ``spawn`` worker importing this module stays cheap.
+
+Examples
+--------
+>>> from mpguide import probes
+>>> dumps, loads = probes.pickle_throughput("bytes", 1 << 20, repeats=3)
+>>> dumps.params["direction"], loads.params["protocol"]
+('dumps', 5)
+>>> probes.bytes_per_s(dumps) > 0
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.pool
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from mpguide import config, pools, runner, timing, workloads
+from mpguide.timing import Measurement
+
+#: Chunksizes of the per-item ``map`` overhead probe (the machine card reports each).
+CHUNKSIZES = (1, 10, 100, 1000)
+
+#: Items per ``map`` call at chunksize 1; larger chunksizes get proportionally more items so
+#: every ``map`` spreads several chunks over each worker.
+MAP_ITEMS = 2_000
+
+#: Description of the ``__main__`` of :func:`runner.run_fresh`'s child, recorded with the
+#: probes that depend on it (a spawn or forkserver worker re-imports the parent's main).
+FRESH_MAIN = "mpguide._child (stdlib + mpguide)"
+
+#: Pools started in turn by the warm-pool probes (full, quick mode). On the 2-core VM this
+#: was written on, the median ``apply`` round trip of one ``Pool(2)`` was 32-40 µs for most
+#: pools and 100-800 µs for about one in four (where the scheduler put its threads), stable
+#: for the pool's life: sampling several pools gives a median that a second run reproduces.
+POOLS = (7, 3)
+#: Single calls timed per pool for a round trip (full, quick mode): the median single call is
+#: steady where a tight loop's mean swings with a long tail of slow wake-ups.
+ROUND_TRIPS = (201, 41)
+ROUND_TRIP_WARMUPS = 10
+
+MIB = 1 << 20
+
+
+def _repeats(repeats: int | None, full: int = 9, quick: int = 3) -> int:
+    return config.scaled(full, quick) if repeats is None else repeats
+
+
+def _usable_cpus() -> int:
+    from mpguide.machine import usable_cpus
+
+    return usable_cpus()
+
+
+def current_main() -> str:
+    """What this interpreter's ``__main__`` is, as probes record it.
+
+    Examples
+    --------
+    >>> isinstance(current_main(), str)
+    True
+    """
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if name == "mpguide._child":
+        return FRESH_MAIN
+    return name or getattr(main, "__file__", None) or "interactive (no __main__ file)"
+
+
+def bytes_per_s(measurement: Measurement) -> float:
+    """Throughput of a record whose ``params`` carry ``nbytes``: bytes per second (median).
+
+    A 0-byte payload moves 0 bytes/s.
+
+    Examples
+    --------
+    >>> bytes_per_s(Measurement("x", (0.5, 0.5), params={"nbytes": 100}))
+    200.0
+    """
+    return measurement.params["nbytes"] / measurement.median
+
+
+# --- pools -------------------------------------------------------------------------------
+
+
+def _start_stop_pool(method: str, workers: int, timeout: float) -> None:
+    with pools.bounded_pool(workers, method, timeout) as pool:
+        result = pool.map_async(workloads.noop, range(workers), chunksize=1)
+        pools.wait_result(result, pool, timeout, what="the probe pool")
+
+
+def pool_start_stop(start_method: str | None = None, workers: int | None = None, *,
+                    repeats: int | None = None, fresh: bool = True,
+                    timeout: float | None = None) -> Measurement:
+    """Seconds to start ``ctx.Pool(workers)``, run one tiny ``map`` and close and join it.
+
+    With ``fresh=True`` (the default) the probe runs in a new interpreter through
+    :func:`runner.run_fresh`, so the figure describes a script whose ``__main__`` imports only
+    the standard library and mpguide, whatever the caller has imported. One warm-up start is
+    dropped: under ``forkserver`` it includes starting the fork server itself, a once per
+    program cost.
+
+    Examples
+    --------
+    >>> m = pool_start_stop("fork", 1, repeats=2, fresh=False)
+    >>> m.params["start_method"], m.params["workers"], m.median > 0
+    ('fork', 1, True)
+    """
+    method = config.validate_start_method(start_method or config.start_method())
+    workers = workers or _usable_cpus()
+    repeats = _repeats(repeats, full=11, quick=3)
+    timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
+    if fresh:
+        (record,) = runner.run_fresh(
+            "mpguide.probes:run_probe",
+            {"name": "pool_start_stop",
+             "kwargs": {"start_method": method, "workers": workers, "repeats": repeats,
+                        "fresh": False, "timeout": timeout}},
+            timeout=timeout * (repeats + 2),
+        )
+        return Measurement.from_dict(record)
+    return timing.measure_once(
+        _start_stop_pool, method, workers, timeout, name="pool_start_stop", repeats=repeats,
+        params={"start_method": method, "workers": workers, "main": current_main()},
+    )
+
+
+def _warm_pools(method: str, workers: int, count: int,
+                timeout: float) -> Iterator[multiprocessing.pool.Pool]:
+    """``count`` pools in turn, each warm (every worker has run a task), each terminated."""
+    for _ in range(count):
+        with pools.bounded_pool(workers, method, timeout) as pool:
+            pools.wait_result(pool.map_async(workloads.noop, range(workers), chunksize=1), pool,
+                              timeout, what="the probe pool")
+            yield pool
+
+
+def apply_round_trip(start_method: str | None = None, workers: int | None = None, *,
+                     n_pools: int | None = None, calls: int | None = None,
+                     timeout: float | None = None) -> Measurement:
+    """Seconds for one ``pool.apply_async(noop, (0,)).get(timeout)`` on a warm pool.
+
+    Each sample is the median of ``calls`` single round trips on one pool, and the samples come
+    from ``n_pools`` pools started in turn (see :data:`POOLS`): the median is the typical round
+    trip, the spread says how much it depends on where the scheduler put the pool.
+
+    Examples
+    --------
+    >>> m = apply_round_trip("fork", 1, n_pools=2, calls=5)
+    >>> m.name, len(m.samples), m.median > 0
+    ('apply_round_trip', 2, True)
+    """
+    method = config.validate_start_method(start_method or config.start_method())
+    workers = workers or _usable_cpus()
+    n_pools = config.scaled(*POOLS) if n_pools is None else n_pools
+    calls = config.scaled(*ROUND_TRIPS) if calls is None else calls
+    timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
+    samples = []
+    for pool in _warm_pools(method, workers, n_pools, timeout):
+
+        def round_trip(pool: multiprocessing.pool.Pool = pool) -> Any:
+            return pool.apply_async(workloads.noop, (0,)).get(timeout)
+
+        samples.append(timing.measure(round_trip, loops=1, warmups=ROUND_TRIP_WARMUPS,
+                                      repeats=calls).median)
+    return Measurement("apply_round_trip", tuple(samples), params={
+        "start_method": method, "workers": workers, "pools": n_pools, "calls": calls,
+        "main": current_main()})
+
+
+def _items_for(chunksize: int, n_items: int | None) -> int:
+    base = config.scaled(MAP_ITEMS, MAP_ITEMS // 4) if n_items is None else n_items
+    return max(base, 10 * chunksize)
+
+
+def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str | None = None,
+                      workers: int | None = None, *, n_items: int | None = None,
+                      n_pools: int | None = None,
+                      timeout: float | None = None) -> list[Measurement]:
+    """Seconds a warm ``Pool(workers)`` adds per item of ``map(noop, items, chunksize)``.
+
+    Each sample is ``(wall time of the map - wall time of the plain loop) / len(items)``, the
+    loop being ``list(map(noop, items))`` timed just before; ``items`` holds ``n_items``
+    integers (at least ten chunks' worth). Each of ``n_pools`` pools started in turn gives one
+    sample per chunksize (see :data:`POOLS`). The result is checked against the loop's before
+    timing. One record per chunksize.
+
+    Examples
+    --------
+    >>> by_chunksize = map_item_overhead([1, 100], "fork", 1, n_items=200, n_pools=2)
+    >>> [(m.params["chunksize"], len(m.samples)) for m in by_chunksize]
+    [(1, 2), (100, 2)]
+    """
+    method = config.validate_start_method(start_method or config.start_method())
+    workers = workers or _usable_cpus()
+    n_pools = config.scaled(*POOLS) if n_pools is None else n_pools
+    timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
+    items = {c: list(range(_items_for(c, n_items))) for c in chunksizes}
+    loop = {c: timing.measure_once(_plain_loop, items[c], name="loop").median
+            for c in chunksizes}
+    samples: dict[int, list[float]] = {c: [] for c in chunksizes}
+    for index, pool in enumerate(_warm_pools(method, workers, n_pools, timeout)):
+        for chunksize in chunksizes:
+            started = time.perf_counter()
+            result = pools.wait_result(
+                pool.map_async(workloads.noop, items[chunksize], chunksize=chunksize), pool,
+                timeout, what="the probe pool")
+            wall = time.perf_counter() - started
+            if index == 0:
+                timing.check_same(items[chunksize], result)
+            samples[chunksize].append((wall - loop[chunksize]) / len(items[chunksize]))
+    return [
+        Measurement("map_item_overhead", tuple(samples[c]), params={
+            "start_method": method, "workers": workers, "chunksize": c,
+            "n_items": len(items[c]), "loop_s": loop[c], "pools": n_pools,
+            "main": current_main()})
+        for c in chunksizes
+    ]
+
+
+def _plain_loop(items: list[int]) -> list[int]:
+    return list(map(workloads.noop, items))
+
+
+# --- serialization and copies ------------------------------------------------------------
+
+
+def pickle_throughput(kind: str = "ndarray", nbytes: int | None = None, protocol: int = 5, *,
+                      repeats: int | None = None) -> list[Measurement]:
+    """Seconds for ``pickle.dumps`` and ``pickle.loads`` of one payload (two records).
+
+    ``kind`` and ``nbytes`` as in :func:`workloads.make_payload` (default 64 MiB, 8 MiB in
+    quick mode); ``params["pickled_bytes"]`` is the size of the pickle. Use
+    :func:`bytes_per_s` for throughput.
+
+    Examples
+    --------
+    >>> dumps, loads = pickle_throughput("bytes", 0, repeats=2)
+    >>> bytes_per_s(dumps), loads.median > 0
+    (0.0, True)
+    """
+    nbytes = config.scaled(64 * MIB, 8 * MIB) if nbytes is None else nbytes
+    payload = workloads.make_payload(kind, nbytes)
+    size = workloads.payload_size(payload)
+    data = pickle.dumps(payload, protocol=protocol)
+    params = {"kind": kind, "nbytes": size, "protocol": protocol, "pickled_bytes": len(data)}
+    repeats = _repeats(repeats)
+    dumps = timing.measure(pickle.dumps, payload, protocol, name="pickle_dumps",
+                           repeats=repeats, params={**params, "direction": "dumps"})
+    loads = timing.measure(pickle.loads, data, name="pickle_loads", repeats=repeats,
+                           params={**params, "direction": "loads"})
+    return [dumps, loads]
+
+
+def pickle_sweep(kinds: Sequence[str] = workloads.PAYLOAD_KINDS,
+                 sizes: Sequence[int] | None = None,
+                 protocols: Sequence[int] = (pickle.DEFAULT_PROTOCOL, 5), *,
+                 repeats: int | None = None) -> list[Measurement]:
+    """:func:`pickle_throughput` for every payload kind, size and protocol.
+
+    Examples
+    --------
+    >>> records = pickle_sweep(["bytes", "nested"], [1000], [4, 5], repeats=1)
+    >>> len(records)
+    8
+    """
+    sizes = config.scaled([2**k for k in (10, 14, 18, 22, 26)], [2**10, 2**16, 2**20]) \
+        if sizes is None else sizes
+    return [record for kind in kinds for size in sizes for protocol in dict.fromkeys(protocols)
+            for record in pickle_throughput(kind, size, protocol, repeats=repeats)]
+
+
+def memcpy(nbytes: int | None = None, *, repeats: int | None = None) -> Measurement:
+    """Seconds for ``array.copy()`` of a float64 numpy array of ``nbytes`` (default 64 MiB).
+
+    A fresh array each time, as when pickling allocates its output: the floor for moving data
+    within one process.
+
+    Examples
+    --------
+    >>> m = memcpy(1 << 20, repeats=2)
+    >>> bytes_per_s(m) > 0
+    True
+    """
+    import numpy as np
+
+    nbytes = config.scaled(64 * MIB, 8 * MIB) if nbytes is None else nbytes
+    array = np.ones(nbytes // 8)
+    return timing.measure(array.copy, name="memcpy", repeats=_repeats(repeats),
+                          params={"nbytes": int(array.nbytes)})
+
+
+# --- pipes -------------------------------------------------------------------------------
+
+
+def _pipe_server(conn: Any, max_bytes: int) -> None:
+    """Echo server of the pipe probes: each request ``n`` is answered with ``n`` zero bytes;
+    an empty request (or a closed pipe) ends it."""
+    payload = bytes(max_bytes)
+    try:
+        while True:
+            request = conn.recv_bytes()
+            if not request:
+                return
+            conn.send_bytes(payload, 0, int.from_bytes(request, "little"))
+    except EOFError:
+        return
+    finally:
+        conn.close()
+
+
+class _PipePeer:
+    """A child process answering size requests over a ``multiprocessing.Pipe``; bounded."""
+
+    def __init__(self, method: str, max_bytes: int, timeout: float) -> None:
+        ctx = multiprocessing.get_context(method)
+        self.timeout = timeout
+        self.conn, child_conn = ctx.Pipe()
+        self.process = ctx.Process(target=_pipe_server, args=(child_conn, max_bytes),
+                                   daemon=True, name="mpguide-pipe-probe")
+        self.process.start()
+        child_conn.close()
+
+    def request(self, nbytes: int) -> int:
+        self.conn.send_bytes(nbytes.to_bytes(8, "little"))
+        if not self.conn.poll(self.timeout):
+            raise pools.PoolTimeoutError(f"the pipe probe's peer did not answer within "
+                                         f"{self.timeout:g} s; it was killed.")
+        return len(self.conn.recv_bytes())
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send_bytes(b"")
+        self.process.join(self.timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(self.timeout)
+        self.conn.close()
+        self.process.close()
+
+
+def _with_peer(method: str | None, max_bytes: int, timeout: float | None,
+               probe: Callable[[_PipePeer, str], Measurement]) -> Measurement:
+    method = config.validate_start_method(method or config.start_method())
+    peer = _PipePeer(method, max_bytes, config.DEFAULT_TIMEOUT if timeout is None else timeout)
+    try:
+        return probe(peer, method)
+    finally:
+        peer.close()
+
+
+def pipe_round_trip(start_method: str | None = None, *, calls: int | None = None,
+                    timeout: float | None = None) -> Measurement:
+    """Seconds for an 8-byte request and an 8-byte answer over ``multiprocessing.Pipe``
+    between two processes: the floor under every pool round trip. Each of ``calls`` samples is
+    one call (the median single call is steady; see :data:`ROUND_TRIPS`).
+
+    Examples
+    --------
+    >>> pipe_round_trip("fork", calls=2).median > 0
+    True
+    """
+    def probe(peer: _PipePeer, method: str) -> Measurement:
+        return timing.measure(peer.request, 8, name="pipe_round_trip", loops=1,
+                              warmups=ROUND_TRIP_WARMUPS,
+                              repeats=config.scaled(*ROUND_TRIPS) if calls is None else calls,
+                              params={"start_method": method, "nbytes": 8})
+
+    return _with_peer(start_method, 8, timeout, probe)
+
+
+def pipe_throughput(nbytes: int | None = None, start_method: str | None = None, *,
+                    repeats: int | None = None, timeout: float | None = None) -> Measurement:
+    """Seconds to receive ``nbytes`` (default 64 MiB) from another process over
+    ``multiprocessing.Pipe`` (``send_bytes``/``recv_bytes``, request included).
+
+    Examples
+    --------
+    >>> bytes_per_s(pipe_throughput(1 << 20, "fork", repeats=2)) > 0
+    True
+    """
+    nbytes = config.scaled(64 * MIB, 8 * MIB) if nbytes is None else nbytes
+
+    def probe(peer: _PipePeer, method: str) -> Measurement:
+        return timing.measure(peer.request, nbytes, name="pipe_throughput",
+                              repeats=_repeats(repeats),
+                              params={"start_method": method, "nbytes": nbytes})
+
+    return _with_peer(start_method, nbytes, timeout, probe)
+
+
+# --- shared memory -----------------------------------------------------------------------
+
+
+def _create_attach(nbytes: int) -> None:
+    from multiprocessing import shared_memory
+
+    segment = shared_memory.SharedMemory(create=True, size=nbytes)
+    try:
+        shared_memory.SharedMemory(name=segment.name).close()
+    finally:
+        segment.close()
+        segment.unlink()
+
+
+def shm_create_attach(nbytes: int = MIB, *, repeats: int | None = None) -> Measurement:
+    """Seconds to create a shared-memory segment of ``nbytes`` and attach it by name (then
+    close and unlink both: nothing is left in ``/dev/shm``).
+
+    Examples
+    --------
+    >>> shm_create_attach(4096, repeats=2).median > 0
+    True
+    """
+    return timing.measure(_create_attach, nbytes, name="shm_create_attach",
+                          repeats=_repeats(repeats), params={"nbytes": nbytes})
+
+
+# --- running probes by name (fresh interpreters) -----------------------------------------
+
+#: Probes callable by name through :func:`run_probe`.
+PROBES: dict[str, Callable[..., Measurement | list[Measurement]]] = {
+    "pool_start_stop": pool_start_stop,
+    "apply_round_trip": apply_round_trip,
+    "map_item_overhead": map_item_overhead,
+    "pickle_throughput": pickle_throughput,
+    "memcpy": memcpy,
+    "pipe_round_trip": pipe_round_trip,
+    "pipe_throughput": pipe_throughput,
+    "shm_create_attach": shm_create_attach,
+}
+
+
+def run_probe(name: str, kwargs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run the probe ``name`` here and return its records as JSON-ready dicts.
+
+    The entry point for :func:`runner.run_fresh`:
+    ``run_fresh("mpguide.probes:run_probe", {"name": "memcpy", "kwargs": {}})``.
+
+    Examples
+    --------
+    >>> [r["name"] for r in run_probe("memcpy", {"nbytes": 4096, "repeats": 1})]
+    ['memcpy']
+    """
+    if name not in PROBES:
+        raise ValueError(f"unknown probe {name!r}; choose one of {', '.join(PROBES)}")
+    result = PROBES[name](**(kwargs or {}))
+    records = result if isinstance(result, list) else [result]
+    return [record.to_dict() for record in records]
+
+
+__all__ = ["CHUNKSIZES", "FRESH_MAIN", "PROBES", "apply_round_trip", "bytes_per_s",
+           "current_main", "map_item_overhead", "memcpy", "pickle_sweep", "pickle_throughput",
+           "pipe_round_trip", "pipe_throughput", "pool_start_stop", "run_probe",
+           "shm_create_attach"]
+
