@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 #: Modules that register claims when imported, in chapter order. A chapter module adds its
 #: dotted name here once it exists (one line each).
 CHAPTER_MODULES: tuple[str, ...] = (
+    "mpguide.overhead",
 )
 
 #: Chapter order used for sorting verdicts; chapters not listed sort after these.

@@ -1,0 +1,805 @@
+"""Chapter 1, "Where a Pool's time goes": the experiments, their tables, figures and claims.
+
+Five experiments, each measured once per machine and cached (:class:`mpguide.cache.ResultCache`),
+each read back as a tidy DataFrame by a ``load_*`` function that the gallery, the guide page and
+the claims all share:
+
+* :func:`load_startup`: ``Pool`` start+stop per start method, timed inside a plain generated
+  script whose ``__main__`` imports only the stdlib (``"light"``) or numpy and pandas
+  (``"numpy+pandas"``): spawn and forkserver children re-import that ``__main__``.
+* :func:`load_dispatch`: what one task costs to send and get back (``apply_async`` round trip,
+  ``map`` per item at chunksize 1 and at Pool's default chunksize) next to a plain call.
+* :func:`load_task_duration`: seconds per item of the plain loop and of ``Pool.map`` (chunksize 1
+  and default) for :func:`mpguide.workloads.spin` tasks of 1 µs to 10 ms; :func:`break_even`
+  finds where the Pool starts to win.
+* :func:`load_tiny_tasks`: the "do almost nothing" benchmark of the seed article *How to
+  Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead*.
+* :func:`load_decomposition`: one real ``Pool.map`` run split into compute time in the workers
+  and everything else, from per-task stamps of :func:`mpguide.workloads.timed_call`.
+
+All but the start-up experiment run through :func:`mpguide.runner.run_fresh`, so the numbers
+describe a plain script, not a Sphinx or Jupyter process.
+
+Examples
+--------
+>>> from mpguide import overhead
+>>> overhead.break_even([1e-6, 1e-5, 1e-4], [0.1, 1.0, 1.8])
+1e-05
+>>> overhead.default_chunksize(1000, 2)
+125
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mpguide import claims, config, machine, pools, probes, runner, timing, workloads
+from mpguide.cache import ResultCache
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+PAGE = "guide/01-overhead"
+
+#: What the generated script's ``__main__`` imports, per kind of main.
+MAINS = {"light": "", "numpy+pandas": "import numpy\nimport pandas\n"}
+
+#: Variant labels of the task-duration experiment.
+LOOP, CHUNK1, DEFAULT = "loop", "pool, chunksize 1", "pool, default chunksize"
+VARIANTS = (LOOP, CHUNK1, DEFAULT)
+
+#: Workers and items of the seed article's tiny-task benchmark (Pool(4), 50,000 items).
+SEED_WORKERS, SEED_ITEMS = 4, 50_000
+SEED_TITLE = "How to Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead"
+
+_SCRIPT = '''"""A plain script, written by mpguide.overhead, that starts and stops Pools."""
+{imports}import json
+import sys
+import time
+
+from mpguide import pools, workloads
+
+if __name__ == "__main__":
+    args = json.loads(sys.argv[1])
+    samples = []
+    for _ in range(args["pools"]):
+        start = time.perf_counter()
+        with pools.bounded_pool(args["workers"], args["start_method"], args["timeout"]) as pool:
+            tasks = pool.map_async(workloads.noop, range(args["workers"]))
+            pools.wait_result(tasks, pool, args["timeout"])
+        samples.append(time.perf_counter() - start)
+    print({marker!r} + json.dumps(samples))
+'''
+
+
+def usable_workers() -> int:
+    """Workers the chapter's pools use: the cores this process may run on."""
+    return machine.usable_cpus()
+
+
+def default_chunksize(items: int, workers: int) -> int:
+    """The chunksize ``Pool.map`` picks when none is given (``ceil(items / (4 * workers))``).
+
+    Examples
+    --------
+    >>> default_chunksize(10, 2), default_chunksize(0, 2)
+    (2, 0)
+    """
+    chunksize, extra = divmod(items, workers * 4)
+    return chunksize + 1 if extra else chunksize
+
+
+def _metadata(start_method: str, where: str) -> dict[str, Any]:
+    meta = machine.collect_metadata()
+    meta["start_method"] = start_method
+    meta["measured_in"] = where
+    return meta
+
+
+def _cached(experiment: str, params: dict[str, Any], measure: Callable[..., Any]) -> Any:
+    return ResultCache().get_or_measure(experiment, {**params, "mode": config.mode()}, measure)
+
+
+def _records_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    return timing.frame([timing.Measurement.from_dict(r) for r in records])
+
+
+def _method(start_method: str | None) -> str:
+    return config.validate_start_method(start_method or config.start_method())
+
+
+# --- Pool start+stop --------------------------------------------------------------------------
+
+
+def run_script(main: str, args: dict[str, Any], timeout: float) -> Any:
+    """Run the generated start-up script with a ``__main__`` of kind ``main``; return its JSON.
+
+    The script lives in a temporary directory and runs as ``python script.py`` in its own
+    session, so on a timeout it and its pool's workers are killed together.
+    """
+    if main not in MAINS:
+        raise ValueError(f"unknown main {main!r}; choose one of {', '.join(MAINS)}")
+    text = _SCRIPT.format(imports=MAINS[main], marker=runner._MARKER)
+    with tempfile.TemporaryDirectory(prefix="mpguide-main-") as tmp:
+        script = Path(tmp, "pool_startup.py")
+        script.write_text(text, encoding="utf-8")
+        with subprocess.Popen([sys.executable, str(script), json.dumps(args)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) as child:
+            try:
+                stdout, stderr = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                runner._kill_group(child)
+                _, stderr = child.communicate()
+                raise runner.FreshInterpreterError(
+                    f"the start-up script ({main} main) did not finish within {timeout:g} s; "
+                    f"it was killed.{runner._tail(stderr)}") from None
+            finally:
+                runner._kill_group(child)
+    if child.returncode != 0:
+        raise runner.FreshInterpreterError(
+            f"the start-up script ({main} main) failed with exit code {child.returncode}."
+            f"{runner._tail(stderr)}")
+    return json.loads(stdout.rpartition(runner._MARKER)[2])
+
+
+def measure_startup(start_method: str, *, main: str, workers: int, runs: int,
+                    pools_per_run: int, mode: str) -> list[dict[str, Any]]:
+    """Time ``pools_per_run`` Pool start+stops in each of ``runs`` fresh scripts.
+
+    One start+stop is ``with Pool(workers) as p: p.map(noop, range(workers))``, closed and
+    joined. The first pool of a script also pays one-off costs (forkserver starts its server
+    and imports ``__main__`` there); later pools in the same script do not, so the two are
+    recorded separately (``pool`` = ``"first"`` / ``"later"``).
+    """
+    args = {"start_method": start_method, "workers": workers, "pools": pools_per_run,
+            "timeout": config.DEFAULT_TIMEOUT}
+    first, later = [], []
+    for _ in range(runs):
+        samples = run_script(main, args, timeout=config.DEFAULT_TIMEOUT * 2)
+        first.append(samples[0])
+        later.extend(samples[1:])
+    meta = _metadata(start_method, f"plain script, {main} __main__")
+    params = {"start_method": start_method, "main": main, "workers": workers}
+    return [timing.Measurement("pool start+stop", tuple(samples),
+                               params={**params, "pool": which}, metadata=meta).to_dict()
+            for which, samples in (("first", first), ("later", later)) if samples]
+
+
+def load_startup(start_methods: Sequence[str] | None = None,
+                 mains: Sequence[str] = tuple(MAINS)) -> pd.DataFrame:
+    """Pool start+stop seconds: one row per start method, main, first/later pool and repeat."""
+    methods = start_methods or config.available_start_methods()
+    records = []
+    for method in methods:
+        for main in mains:
+            params = {"start_method": config.validate_start_method(method), "main": main,
+                      "workers": usable_workers(), "runs": config.scaled(5, 1),
+                      "pools_per_run": config.scaled(3, 2)}
+            records += _cached("overhead-startup", params, measure_startup)
+    return _records_frame(records)
+
+
+def startup_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Median start+stop (ms) per start method, main and first/later pool."""
+    out = timing.summarize(df, ["start_method", "main", "pool"])
+    for column in ("median", "iqr", "mad", "min"):
+        out[column] = out[column] * 1e3
+    return out.rename(columns={"median": "median_ms", "iqr": "iqr_ms", "mad": "mad_ms",
+                               "min": "min_ms"})
+
+
+# --- dispatch cost per task -------------------------------------------------------------------
+
+
+def measure_dispatch(start_method: str, *, workers: int, mode: str) -> list[dict[str, Any]]:
+    """Per-task cost of a plain call, an ``apply_async`` round trip and ``map`` per item.
+
+    The pool figures come from :func:`mpguide.probes.apply_round_trip` and
+    :func:`mpguide.probes.map_item_overhead` (warm pools; per-item overhead beyond the plain
+    loop, by chunksize); the plain call of :func:`workloads.noop` is timed beside them. Runs in
+    the calling process; :func:`load_dispatch` calls it in a fresh interpreter.
+    """
+    meta = _metadata(start_method, "fresh interpreter")
+    call = timing.measure(workloads.noop, 0, name="plain call",
+                          params={"start_method": start_method, "workers": 0, "chunksize": 0})
+    trip = probes.apply_round_trip(start_method, workers)
+    per_item = probes.map_item_overhead(probes.CHUNKSIZES, start_method, workers)
+    return [m.with_metadata(meta).to_dict() for m in (call, trip, *per_item)]
+
+
+def load_dispatch(start_method: str | None = None) -> pd.DataFrame:
+    """Seconds per task of a plain call, an ``apply_async`` round trip and ``map`` (overhead
+    per item by chunksize), measured in a fresh interpreter.
+
+    ``name`` is ``plain call``, ``apply_round_trip`` or ``map_item_overhead``; ``chunksize`` is
+    0 where it does not apply.
+    """
+    params = {"start_method": _method(start_method), "workers": usable_workers()}
+    df = _records_frame(_cached("overhead-dispatch", params, _fresh("measure_dispatch")))
+    df["chunksize"] = df["chunksize"].fillna(0).astype(int)
+    return df
+
+
+def _fresh(function: str) -> Callable[..., Any]:
+    """``function(**params)`` of this module, run in a fresh interpreter."""
+    return functools.partial(_run_fresh, function)
+
+
+def _run_fresh(function: str, **params: Any) -> Any:
+    return runner.run_fresh(f"{__name__}:{function}", params)
+
+
+# --- per-item cost against task duration ------------------------------------------------------
+
+
+def task_durations() -> tuple[float, ...]:
+    """Nominal task durations (seconds) of the sweep: 1 µs to 10 ms."""
+    if config.quick_mode():
+        return (1e-6, 1e-5, 3e-5, 1e-4, 1e-3, 1e-2)
+    return (1e-6, 3e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+
+
+def _items_for(seconds: float, workers: int, budget: float, max_items: int) -> int:
+    return max(8 * workers, min(max_items, round(budget / max(seconds, 1e-9))))
+
+
+def measure_task_duration(start_method: str, *, workers: int, durations: list[float],
+                          budget: float, max_items: int, repeats: int,
+                          mode: str) -> list[dict[str, Any]]:
+    """Seconds per item of the loop and of ``Pool.map`` over :func:`workloads.spin` tasks.
+
+    For each nominal duration the items are calibrated with :func:`workloads.iterations_for`;
+    the parallel result is checked against the serial one first, then the three variants are
+    timed in turn (interleaved, so drift hits all alike) with the pool already running.
+    """
+    meta = _metadata(start_method, "fresh interpreter")
+    timeout = config.DEFAULT_TIMEOUT
+    out = []
+    with pools.bounded_pool(workers, start_method, timeout) as pool:
+        for nominal in durations:
+            iterations = workloads.iterations_for(nominal)
+            items = [iterations] * _items_for(nominal, workers, budget, max_items)
+            chunks = {CHUNK1: 1, DEFAULT: default_chunksize(len(items), workers)}
+            serial = [workloads.spin(i) for i in items]
+            timing.check_same(serial, pool.map_async(workloads.spin, items, 1).get(timeout))
+            runs = {
+                LOOP: lambda items=items: [workloads.spin(i) for i in items],
+                CHUNK1: lambda items=items: pool.map_async(workloads.spin, items, 1).get(timeout),
+                DEFAULT: lambda items=items, c=chunks[DEFAULT]: pool.map_async(
+                    workloads.spin, items, c).get(timeout),
+            }
+            samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            for repeat in range(repeats + 1):
+                for variant, run in runs.items():
+                    start = time.perf_counter()
+                    run()
+                    elapsed = time.perf_counter() - start
+                    if repeat:
+                        samples[variant].append(elapsed / len(items))
+            for variant in VARIANTS:
+                params = {"start_method": start_method, "workers": workers, "variant": variant,
+                          "nominal_s": nominal, "iterations": iterations, "items": len(items),
+                          "chunksize": chunks.get(variant, 0)}
+                out.append(timing.Measurement("seconds per item", tuple(samples[variant]),
+                                              unit="s/item", params=params, metadata=meta))
+    return [m.to_dict() for m in out]
+
+
+def load_task_duration(start_method: str | None = None) -> pd.DataFrame:
+    """Seconds per item of loop, ``map`` chunksize 1 and default, per task duration."""
+    params = {"start_method": _method(start_method), "workers": usable_workers(),
+              "durations": list(task_durations()), "budget": config.scaled(200, 30) / 1e3,
+              "max_items": config.scaled(4000, 600), "repeats": config.scaled(5, 3)}
+    records = _cached("overhead-task-duration", params, _fresh("measure_task_duration"))
+    return _records_frame(records)
+
+
+def task_duration_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per nominal duration and variant: median seconds per item, the measured task
+    duration (the loop's seconds per item), speedup over the loop, and overhead per item
+    (seconds per item beyond a perfect ``loop / workers`` split).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"nominal_s": [1e-5] * 2, "variant": [LOOP, CHUNK1],
+    ...                    "workers": 2, "items": 100, "chunksize": [0, 1],
+    ...                    "value": [1e-5, 2e-5]})
+    >>> task_duration_summary(df)[["variant", "speedup", "overhead_s"]].to_dict("records")
+    [{'variant': 'loop', 'speedup': 1.0, 'overhead_s': 0.0}, {'variant': 'pool, chunksize 1', \
+'speedup': 0.5, 'overhead_s': 1.5e-05}]
+    """
+    keys = ["nominal_s", "variant", "workers", "items", "chunksize"]
+    out = (df.groupby(keys, sort=False)["value"]
+           .median().rename("per_item_s").reset_index())
+    loop = out[out["variant"] == LOOP].set_index("nominal_s")["per_item_s"]
+    out["task_s"] = out["nominal_s"].map(loop)
+    out["speedup"] = out["task_s"] / out["per_item_s"]
+    ideal = out["task_s"].where(out["variant"] == LOOP, out["task_s"] / out["workers"])
+    out["overhead_s"] = out["per_item_s"] - ideal
+    return out.sort_values(["variant", "nominal_s"], kind="stable").reset_index(drop=True)
+
+
+def break_even(task_s: Sequence[float], speedup: Sequence[float]) -> float:
+    """The task duration at which the Pool starts to win: the first crossing of speedup 1.
+
+    Walks the points in order of task duration to the first one where the Pool wins (speedup
+    >= 1) and interpolates linearly in log-log space between it and the losing point before.
+    Returns ``nan`` when the Pool never wins, and the shortest duration when it wins
+    everywhere. A pure function of the data, so it can be tested without timing anything.
+
+    Examples
+    --------
+    >>> break_even([1e-6, 1e-4], [0.5, 2.0])
+    1e-05
+    >>> break_even([1e-6, 1e-4], [0.5, 0.9])
+    nan
+    >>> break_even([1e-6, 1e-4], [1.5, 2.0])
+    1e-06
+    """
+    points = sorted(zip(task_s, speedup, strict=True))
+    if not points:
+        raise ValueError("break_even needs at least one point")
+    winning = next((i for i, (_, s) in enumerate(points) if s >= 1), None)
+    if winning is None:
+        return math.nan
+    if winning == 0:
+        return float(points[0][0])
+    (t0, s0), (t1, s1) = points[winning - 1], points[winning]
+    fraction = -math.log(s0) / (math.log(s1) - math.log(s0))
+    return float(math.exp(math.log(t0) + fraction * (math.log(t1) - math.log(t0))))
+
+
+def break_evens(summary: pd.DataFrame) -> dict[str, float]:
+    """:func:`break_even` of each pool variant of :func:`task_duration_summary` (seconds)."""
+    return {v: break_even(g["task_s"], g["speedup"])
+            for v, g in summary[summary["variant"] != LOOP].groupby("variant", sort=False)}
+
+
+# --- the seed article's tiny-task benchmark ---------------------------------------------------
+
+
+def measure_tiny_tasks(start_method: str, *, workers: int, items: int, repeats: int,
+                       mode: str) -> list[dict[str, Any]]:
+    """The seed article's "do almost nothing" benchmark: ``noop`` over ``items`` integers.
+
+    ``with Pool(workers) as pool: pool.map(noop, data, chunksize=1)`` timed whole (pool start
+    included, as the article does), next to Pool's default chunksize and the plain loop.
+    """
+    meta = _metadata(start_method, "fresh interpreter")
+    timeout = config.DEFAULT_TIMEOUT
+    data = list(range(items))
+
+    def pooled(chunksize: int | None) -> list[Any]:
+        with pools.bounded_pool(workers, start_method, timeout) as pool:
+            return pools.wait_result(pool.map_async(workloads.noop, data, chunksize), pool,
+                                     timeout)
+
+    timing.check_same(data, pooled(None))
+    runs = {"loop": lambda: [workloads.noop(x) for x in data],
+            f"Pool({workers}), chunksize 1": lambda: pooled(1),
+            f"Pool({workers}), default chunksize": lambda: pooled(None)}
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            samples[name].append(time.perf_counter() - start)
+    chunks = {"loop": 0, f"Pool({workers}), chunksize 1": 1,
+              f"Pool({workers}), default chunksize": default_chunksize(items, workers)}
+    return [timing.Measurement("tiny tasks", tuple(s), params={
+        "start_method": start_method, "workers": 0 if name == "loop" else workers,
+        "variant": name, "items": items, "chunksize": chunks[name]}, metadata=meta).to_dict()
+        for name, s in samples.items()]
+
+
+def load_tiny_tasks(start_method: str | None = None) -> pd.DataFrame:
+    """Seconds for the seed tiny-task benchmark: loop vs ``Pool(4)`` (start included)."""
+    params = {"start_method": _method(start_method), "workers": SEED_WORKERS,
+              "items": config.scaled(SEED_ITEMS, 5000), "repeats": config.scaled(3, 2)}
+    records = _cached("overhead-tiny-tasks", params, _fresh("measure_tiny_tasks"))
+    return _records_frame(records)
+
+
+# --- decomposition of one Pool.map run --------------------------------------------------------
+
+
+def decomposition_cases() -> dict[str, dict[str, Any]]:
+    """The runs :func:`load_decomposition` splits: tiny and 1 ms tasks at chunksize 1, and tiny
+    tasks at Pool's default chunksize."""
+    tiny, slow = config.scaled(2000, 400), config.scaled(200, 40)
+    return {
+        "10 µs tasks, chunksize 1": {"nominal_s": 1e-5, "items": tiny, "chunksize": 1},
+        "10 µs tasks, default chunksize": {"nominal_s": 1e-5, "items": tiny, "chunksize": None},
+        "1 ms tasks, chunksize 1": {"nominal_s": 1e-3, "items": slow, "chunksize": 1},
+    }
+
+
+def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, items: int,
+                          chunksize: int | None, mode: str) -> dict[str, Any]:
+    """One whole ``Pool.map`` run with per-task stamps: ``with Pool(workers)`` to joined.
+
+    Returns times relative to the moment before the pool was created: each task's start, end
+    and worker pid (from :func:`workloads.timed_call`), when ``map`` was called and returned,
+    and when the pool was joined (``wall_s``).
+    """
+    timeout = config.DEFAULT_TIMEOUT
+    work = [workloads.iterations_for(nominal_s)] * items
+    serial = [workloads.spin(i) for i in work]
+    task = functools.partial(workloads.timed_call, workloads.spin)
+    t0 = time.time()
+    with pools.bounded_pool(workers, start_method, timeout) as pool:
+        map_start = time.time()
+        results = pools.wait_result(pool.map_async(task, work, chunksize), pool, timeout)
+        map_end = time.time()
+    wall = time.time() - t0
+    timing.check_same(serial, [r[0] for r in results])
+    return {"start_method": start_method, "workers": workers, "nominal_s": nominal_s,
+            "items": items, "chunksize": chunksize or default_chunksize(items, workers),
+            "map_start_s": map_start - t0, "map_end_s": map_end - t0, "wall_s": wall,
+            "tasks": [[start - t0, end - t0, pid] for _, start, end, pid in results],
+            "metadata": _metadata(start_method, "fresh interpreter")}
+
+
+def load_decomposition(start_method: str | None = None) -> pd.DataFrame:
+    """Per-task rows of each :func:`decomposition_cases` run, run-level columns on every row.
+
+    Columns: ``case``, ``task``, ``worker`` (0, 1, ... in order of first task), ``pid``,
+    ``start_s``, ``end_s`` (relative to pool creation), ``map_start_s``, ``map_end_s``,
+    ``wall_s``, ``workers``, ``items``, ``chunksize``, ``nominal_s`` and machine metadata.
+    """
+    import pandas as pd
+
+    method = _method(start_method)
+    rows = []
+    for case, spec in decomposition_cases().items():
+        params = {"start_method": method, "workers": usable_workers(), **spec}
+        run = _cached("overhead-decomposition", params, _fresh("measure_decomposition"))
+        order: dict[int, int] = {}
+        for _, _, pid in sorted(run["tasks"]):
+            order.setdefault(pid, len(order))
+        base = {k: v for k, v in run.items() if k not in {"tasks", "metadata"}}
+        rows += [{"case": case, "task": i, "worker": order[pid], "pid": pid, "start_s": start,
+                  "end_s": end, **base, **run["metadata"]}
+                 for i, (start, end, pid) in enumerate(run["tasks"])]
+    return pd.DataFrame(rows)
+
+
+#: Categories of :func:`decompose`, in stacking order.
+PHASES = ("start-up", "compute", "between tasks", "wind-down")
+
+
+def decompose(tasks: pd.DataFrame) -> pd.DataFrame:
+    """Split each run's worker-seconds (``workers * wall_s``) into :data:`PHASES`.
+
+    Per worker: ``start-up`` runs from pool creation to its first task, ``compute`` is the sum
+    of its task durations, ``between tasks`` the gaps between them (dispatch, pickling, result
+    handling, waiting for work), ``wind-down`` from its last task to the pool being joined. A
+    worker that never got a task counts whole as ``start-up``. Shares add up to 1 per run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"case": "a", "worker": [0, 0, 1], "start_s": [1.0, 3.0, 2.0],
+    ...                   "end_s": [2.0, 4.0, 4.0], "wall_s": 5.0, "workers": 2})
+    >>> decompose(t).set_index("phase")["seconds"].to_dict()
+    {'start-up': 3.0, 'compute': 4.0, 'between tasks': 1.0, 'wind-down': 2.0}
+    """
+    import pandas as pd
+
+    rows = []
+    for case, run in tasks.groupby("case", sort=False):
+        wall, workers = float(run["wall_s"].iloc[0]), int(run["workers"].iloc[0])
+        per = run.groupby("worker").agg(first=("start_s", "min"), last=("end_s", "max"))
+        compute = float((run["end_s"] - run["start_s"]).sum())
+        startup = float(per["first"].sum()) + wall * (workers - len(per))
+        spans = float((per["last"] - per["first"]).sum())
+        seconds = {"start-up": startup, "compute": compute, "between tasks": spans - compute,
+                   "wind-down": float((wall - per["last"]).sum())}
+        rows += [{"case": case, "phase": phase, "seconds": seconds[phase],
+                  "share": seconds[phase] / (wall * workers), "wall_s": wall,
+                  "workers": workers} for phase in PHASES]
+    return pd.DataFrame(rows)
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def _caption(fig: Figure, df: pd.DataFrame, start_method: str | None = None) -> Figure:
+    meta = df.iloc[0].to_dict()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.text(0.01, 0.005, machine.caption(meta, start_method), fontsize=7, color="0.35",
+             ha="left", va="bottom")
+    return fig
+
+
+def plot_startup(df: pd.DataFrame) -> Figure:
+    """Bars: median Pool start+stop (ms) per start method, for each main and first/later pool."""
+    import matplotlib.pyplot as plt
+
+    summary = startup_summary(df)
+    groups = [(m, p) for m in MAINS for p in ("first", "later")
+              if ((summary["main"] == m) & (summary["pool"] == p)).any()]
+    methods = list(dict.fromkeys(summary["start_method"]))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    width = 0.8 / len(groups)
+    for g, (main, which) in enumerate(groups):
+        part = summary[(summary["main"] == main) & (summary["pool"] == which)]
+        part = part.set_index("start_method").reindex(methods)
+        xs = [i + (g - (len(groups) - 1) / 2) * width for i in range(len(methods))]
+        ax.bar(xs, part["median_ms"], width, yerr=part["iqr_ms"] / 2, capsize=3,
+               label=f"{main} __main__, {which} pool")
+    ax.set_xticks(range(len(methods)), methods)
+    ax.set_ylabel("Pool start + stop (ms, median)")
+    ax.set_title(f"Starting and stopping a Pool({int(df['workers'].iloc[0])})")
+    ax.legend(fontsize=8)
+    return _caption(fig, df, "fork, spawn, forkserver")
+
+
+def plot_task_duration(df: pd.DataFrame) -> Figure:
+    """Left: seconds per item against task duration (log-log); right: speedup over the loop,
+    with the break-even durations marked."""
+    import matplotlib.pyplot as plt
+
+    summary = task_duration_summary(df)
+    evens = break_evens(summary)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4))
+    for variant, part in summary.groupby("variant", sort=False):
+        left.loglog(part["task_s"] * 1e6, part["per_item_s"] * 1e6, "o-", label=variant)
+        if variant != LOOP:
+            right.semilogx(part["task_s"] * 1e6, part["speedup"], "o-", label=variant)
+    left.set_xlabel("task duration (µs, measured by the loop)")
+    left.set_ylabel("wall time per item (µs)")
+    left.legend(fontsize=8)
+    right.axhline(1, color="0.4", lw=1, ls="--")
+    for variant, seconds in evens.items():
+        if math.isfinite(seconds):
+            right.axvline(seconds * 1e6, color="0.6", lw=1, ls=":")
+            right.annotate(f"{variant}: {seconds * 1e6:.0f} µs", (seconds * 1e6, 1),
+                           textcoords="offset points", xytext=(4, 6 + 12 * len(variant) % 24),
+                           fontsize=7)
+    right.set_xlabel("task duration (µs)")
+    right.set_ylabel("speedup over the loop (>1: Pool wins)")
+    right.legend(fontsize=8)
+    workers = int(df["workers"].iloc[0])
+    fig.suptitle(f"Pool({workers}).map against the plain loop (pool already running)")
+    return _caption(fig, df)
+
+
+def plot_tiny_tasks(df: pd.DataFrame) -> Figure:
+    """Bars: seconds for the seed tiny-task benchmark per variant (median, IQR error bars)."""
+    import matplotlib.pyplot as plt
+
+    summary = timing.summarize(df, ["variant"])
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.barh(summary["variant"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
+            color=["0.5", "tab:red", "tab:blue"][: len(summary)])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds (median; pool start and stop included)")
+    ax.set_title(f"{int(df['items'].iloc[0]):,} calls of noop(x)")
+    return _caption(fig, df)
+
+
+def plot_decomposition(tasks: pd.DataFrame) -> Figure:
+    """Top: timeline of each run (a row per worker, a bar per task); bottom: stacked shares of
+    worker time per phase."""
+    import matplotlib.pyplot as plt
+
+    cases = list(dict.fromkeys(tasks["case"]))
+    fig = plt.figure(figsize=(10, 2.0 * len(cases) + 3.2))
+    grid = fig.add_gridspec(len(cases) + 1, 1, height_ratios=[1] * len(cases) + [1.4])
+    for row, case in enumerate(cases):
+        ax = fig.add_subplot(grid[row])
+        run = tasks[tasks["case"] == case]
+        wall = float(run["wall_s"].iloc[0])
+        for worker, part in run.groupby("worker"):
+            spans = list(zip(part["start_s"] * 1e3, (part["end_s"] - part["start_s"]) * 1e3,
+                             strict=True))
+            ax.broken_barh(spans, (worker - 0.35, 0.7), color="tab:green")
+        ax.axvspan(0, float(run["map_start_s"].iloc[0]) * 1e3, color="0.85", lw=0)
+        ax.axvline(float(run["map_end_s"].iloc[0]) * 1e3, color="0.4", lw=1, ls="--")
+        ax.set_xlim(0, wall * 1e3)
+        ax.set_yticks(range(int(run["workers"].iloc[0])))
+        ax.set_ylabel("worker")
+        ax.set_title(f"{case}: {len(run)} tasks, wall {wall * 1e3:.0f} ms "
+                     f"(green: computing; grey: Pool() call; dashed: map returned)", fontsize=9)
+    ax.set_xlabel("ms since the Pool was created")
+    shares = decompose(tasks).pivot(index="case", columns="phase", values="share")
+    shares = shares.reindex(index=cases, columns=list(PHASES))
+    bars = fig.add_subplot(grid[-1])
+    left = [0.0] * len(cases)
+    colors = {"start-up": "0.75", "compute": "tab:green", "between tasks": "tab:orange",
+              "wind-down": "tab:purple"}
+    for phase in PHASES:
+        bars.barh(cases, shares[phase] * 100, left=left, color=colors[phase], label=phase)
+        left = [a + b for a, b in zip(left, shares[phase] * 100, strict=True)]
+    bars.invert_yaxis()
+    bars.set_xlim(0, 100)
+    bars.set_xlabel("share of worker time (workers x wall), %")
+    bars.legend(ncol=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    return _caption(fig, tasks)
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def _startup_ms(summary: pd.DataFrame, method: str, main: str, pool: str = "first") -> float:
+    row = summary[(summary["start_method"] == method) & (summary["main"] == main)
+                  & (summary["pool"] == pool)]
+    return float(row["median_ms"].iloc[0]) if len(row) else math.nan
+
+
+@claims.claim("spawn-starts-slower", chapter="overhead", page=PAGE,
+              statement="Starting and stopping a Pool from a light __main__ costs at least "
+                        "twice as much under spawn as under fork ({spawn_ms:.0f} ms vs "
+                        "{fork_ms:.1f} ms, {ratio:.1f}x).")
+def _spawn_starts_slower() -> claims.Evidence:
+    summary = startup_summary(load_startup())
+    spawn, fork = _startup_ms(summary, "spawn", "light"), _startup_ms(summary, "fork", "light")
+    ratio = spawn / fork
+    return claims.Evidence(
+        holds=ratio >= 2, values={"spawn_ms": spawn, "fork_ms": fork, "ratio": ratio},
+        evidence=f"Median of the first Pool({usable_workers()}) in fresh scripts: spawn "
+                 f"{spawn:.1f} ms, fork {fork:.1f} ms." if math.isfinite(ratio) else
+                 "fork or spawn is not available on this platform.")
+
+
+@claims.claim("heavy-main-slows-spawn", chapter="overhead", page=PAGE,
+              statement="A __main__ that imports numpy and pandas makes a spawn Pool at least "
+                        "twice as slow to start and stop ({heavy_ms:.0f} ms vs {light_ms:.0f} "
+                        "ms, {ratio:.1f}x): every spawn worker re-imports the main module.")
+def _heavy_main_slows_spawn() -> claims.Evidence:
+    summary = startup_summary(load_startup())
+    heavy = _startup_ms(summary, "spawn", "numpy+pandas")
+    light = _startup_ms(summary, "spawn", "light")
+    fork_ratio = (_startup_ms(summary, "fork", "numpy+pandas")
+                  / _startup_ms(summary, "fork", "light"))
+    ratio = heavy / light
+    return claims.Evidence(
+        holds=ratio >= 2, values={"heavy_ms": heavy, "light_ms": light, "ratio": ratio},
+        evidence=f"First pool of fresh scripts under spawn: {heavy:.0f} ms with numpy+pandas "
+                 f"imported by __main__, {light:.0f} ms without; under fork the same change "
+                 f"costs {fork_ratio:.1f}x.")
+
+
+def _duration_summary() -> pd.DataFrame:
+    return task_duration_summary(load_task_duration())
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for prose: ``"38 µs"``, ``"1.2 ms"``, or ``"no measured duration"`` for nan.
+
+    Examples
+    --------
+    >>> format_duration(3.8e-5), format_duration(1.23e-3), format_duration(float("nan"))
+    ('38 µs', '1.2 ms', 'no measured duration')
+    """
+    if not math.isfinite(seconds):
+        return "no measured duration"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2g} µs" if seconds < 1e-5 else f"{seconds * 1e6:.0f} µs"
+    return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
+
+
+@claims.claim("tiny-tasks-lose", chapter="overhead", page=PAGE,
+              statement="With chunksize 1, Pool({workers}).map is slower than the plain loop "
+                        "for tasks shorter than {break_even}, even with the pool already "
+                        "running.")
+def _tiny_tasks_lose() -> claims.Evidence:
+    summary = _duration_summary()
+    part = summary[summary["variant"] == CHUNK1].sort_values("task_s")
+    seconds = break_even(part["task_s"], part["speedup"])
+    first, last = part.iloc[0], part.iloc[-1]
+    holds = math.isfinite(seconds) and seconds > first["task_s"]
+    crossing = (f"speedup crosses 1 at {format_duration(seconds)} (interpolated between "
+                f"measured durations)" if math.isfinite(seconds) else
+                f"the Pool never won, up to {format_duration(last['task_s'])} per task "
+                f"({last['speedup']:.2f}x)")
+    return claims.Evidence(
+        holds=holds, values={"workers": int(first["workers"]),
+                             "break_even": format_duration(seconds),
+                             "break_even_us": seconds * 1e6},
+        evidence=f"At {format_duration(first['task_s'])} per task the Pool took "
+                 f"{1 / first['speedup']:.0f}x the loop's time; {crossing}.")
+
+
+@claims.claim("long-tasks-win", chapter="overhead", page=PAGE,
+              statement="For tasks of 1 ms and longer, Pool({workers}).map at chunksize 1 beats "
+                        "the loop (slowest speedup {speedup:.2f}x).")
+def _long_tasks_win() -> claims.Evidence:
+    summary = _duration_summary()
+    part = summary[(summary["variant"] == CHUNK1) & (summary["nominal_s"] >= 1e-3)]
+    worst = part.loc[part["speedup"].idxmin()]
+    listing = ", ".join(f"{t * 1e3:.1f} ms: {s:.2f}x"
+                        for t, s in zip(part["task_s"], part["speedup"], strict=True))
+    return claims.Evidence(
+        holds=bool((part["speedup"] > 1).all()),
+        values={"workers": int(worst["workers"]), "speedup": float(worst["speedup"])},
+        evidence=f"Speedup over the loop by task duration: {listing}.")
+
+
+@claims.claim("chunking-cuts-overhead", chapter="overhead", page=PAGE,
+              statement="For {task_us:.1f} µs tasks, Pool's default chunksize ({chunksize}) cuts "
+                        "the wall time per item at least in half compared with chunksize 1 "
+                        "({factor:.1f}x less).")
+def _chunking_cuts_overhead() -> claims.Evidence:
+    summary = _duration_summary()
+    shortest = summary["nominal_s"].min()
+    rows = summary[summary["nominal_s"] == shortest].set_index("variant")
+    factor = rows.loc[CHUNK1, "per_item_s"] / rows.loc[DEFAULT, "per_item_s"]
+    return claims.Evidence(
+        holds=factor >= 2,
+        values={"task_us": rows.loc[LOOP, "task_s"] * 1e6, "factor": factor,
+                "chunksize": int(rows.loc[DEFAULT, "chunksize"])},
+        evidence=f"{rows.loc[CHUNK1, 'per_item_s'] * 1e6:.2f} µs per item at chunksize 1, "
+                 f"{rows.loc[DEFAULT, 'per_item_s'] * 1e6:.2f} µs at chunksize "
+                 f"{int(rows.loc[DEFAULT, 'chunksize'])}, over {int(rows.loc[LOOP, 'items'])} "
+                 f"items. The seed article \u201c{SEED_TITLE}\u201d reports 2\u20133x speedups "
+                 f"from raising chunksize.")
+
+
+@claims.claim("tiny-task-workers-idle", chapter="overhead", page=PAGE,
+              statement="In a whole Pool.map run of {items} tasks of 10 µs at chunksize 1, the "
+                        "workers spend less than half of their time computing "
+                        "({compute_pct:.0f}%).")
+def _tiny_task_workers_idle() -> claims.Evidence:
+    tasks = load_decomposition()
+    case = next(iter(decomposition_cases()))
+    shares = decompose(tasks[tasks["case"] == case]).set_index("phase")["share"]
+    return claims.Evidence(
+        holds=shares["compute"] < 0.5,
+        values={"items": int(tasks.loc[tasks["case"] == case, "items"].iloc[0]),
+                "compute_pct": shares["compute"] * 100},
+        evidence="Shares of workers x wall time: " + ", ".join(
+            f"{phase} {shares[phase] * 100:.0f}%" for phase in PHASES) + ".")
+
+
+@claims.claim("seed-tiny-tasks-lose", chapter="overhead", page=PAGE,
+              statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
+                        "Pool({workers}), chunksize 1, pool start included) the Pool is more "
+                        "than 10x slower than the loop ({ratio:.0f}x).")
+def _seed_tiny_tasks_lose() -> claims.Evidence:
+    df = load_tiny_tasks()
+    medians = timing.summarize(df, ["variant"]).set_index("variant")["median"]
+    pooled = f"Pool({SEED_WORKERS}), chunksize 1"
+    ratio = medians[pooled] / medians["loop"]
+    return claims.Evidence(
+        holds=ratio > 10,
+        values={"items": int(df["items"].iloc[0]), "workers": SEED_WORKERS, "ratio": ratio},
+        evidence=f"Loop {medians['loop'] * 1e3:.1f} ms, {pooled} {medians[pooled]:.2f} s, "
+                 f"default chunksize {medians[f'Pool({SEED_WORKERS}), default chunksize']:.3f}"
+                 f" s (medians).")
+
+
+def dispatch_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Median µs per task of each dispatch measurement (one row per name and chunksize)."""
+    out = timing.summarize(df, ["name", "chunksize"])
+    out["median_us"] = out.pop("median") * 1e6
+    out["iqr_us"] = out.pop("iqr") * 1e6
+    return out[["name", "chunksize", "median_us", "iqr_us", "n"]]
+
+
+@claims.claim("round-trip-costs-more", chapter="overhead", page=PAGE,
+              statement="One apply_async round trip ({round_trip_us:.0f} µs) costs more than "
+                        "the overhead of one item of map at chunksize 1 ({map_us:.0f} µs), "
+                        "because map keeps many tasks in flight.")
+def _round_trip_costs_more() -> claims.Evidence:
+    summary = dispatch_summary(load_dispatch()).set_index(["name", "chunksize"])["median_us"]
+    trip, per_item = summary["apply_round_trip", 0], summary["map_item_overhead", 1]
+    by_chunk = ", ".join(f"{c}: {v:.2f} µs" for (n, c), v in summary.items()
+                         if n == "map_item_overhead")
+    return claims.Evidence(
+        holds=trip > per_item, values={"round_trip_us": trip, "map_us": per_item},
+        evidence=f"Medians: plain call {summary['plain call', 0] * 1e3:.0f} ns, round trip "
+                 f"{trip:.1f} µs; map overhead per item by chunksize: {by_chunk}.")
