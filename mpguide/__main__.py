@@ -70,8 +70,21 @@ def add_machine(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_machine)
 
 
+def add_advise(subparsers: argparse._SubParsersAction) -> None:
+    """``advise``: will a Pool speed up this function? (:mod:`mpguide.advise`)."""
+    from mpguide import advise
+
+    parser = subparsers.add_parser(
+        "advise", help="profile a function and recommend how (or whether) to parallelize it",
+        description="Profile MODULE:FUNC on a sample of the items MODULE:FACTORY returns, "
+                    "predict Pool(workers).map(func, items, chunksize) for a grid of workers, "
+                    "chunksizes and start methods, and recommend one.")
+    advise.add_arguments(parser)
+    parser.set_defaults(run=advise.run_cli)
+
+
 #: Functions that each add one subcommand to the parser.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_machine]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_machine, add_advise]
 
 
 def build_parser() -> argparse.ArgumentParser:
