@@ -1,0 +1,175 @@
+"""Build plumbing for the mpguide site: caching, invalidation, time bounds, example hygiene.
+
+``conf.py`` calls :func:`prepare` first thing. It
+
+* points ``MPGUIDE_CACHE_DIR`` at ``docs/_build/.mpguide-cache`` unless the caller chose one, so
+  measurements live and die with the build (``rm -rf docs/_build`` is a clean rebuild);
+* turns ``MPGUIDE_FRESH=1`` into ``MPGUIDE_FRESH_SINCE=<now>``: each experiment is re-measured
+  once in this build, and every page that shows it then reads that one new record;
+* computes the *build stamp* (mpguide's source hash, quick/full mode, start method, fresh mark).
+  When it differs from the last build's, the stale ``.md5`` files of sphinx-gallery are removed
+  (it otherwise re-runs an example only when the script itself changes) and the stamp, a
+  Sphinx config value with ``rebuild="env"``, makes Sphinx re-read, hence re-execute, every page;
+* starts a watchdog that ends the whole build, with every thread's traceback, past
+  ``MPGUIDE_BUILD_TIMEOUT`` seconds.
+
+:func:`reset_example` runs before and after each gallery example (sphinx-gallery
+``reset_modules``): it restores the default start method and the ``MPGUIDE_*`` environment,
+bounds the example by ``MPGUIDE_EXAMPLE_TIMEOUT`` seconds, and reports child processes an
+example left behind as build warnings (errors under ``-W``). ``/dev/shm`` is checked per script
+by ``tests/test_gallery.py`` instead: other programs on the machine write there too.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import json
+import logging as stdlib_logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from sphinx.util import logging
+
+from mpguide import cache, config
+
+logger = logging.getLogger("mpguide_build")
+
+#: Default bounds in seconds (quick, full): one gallery example or notebook cell, whole build.
+EXAMPLE_TIMEOUT = {"quick": 240, "full": 900}
+BUILD_TIMEOUT = {"quick": 1800, "full": 3600}
+
+_ENV_SNAPSHOT: dict[str, str] = {}
+_BEFORE: dict[str, Any] = {}
+
+
+def example_timeout() -> int:
+    """Seconds one gallery example or one notebook cell may run (``MPGUIDE_EXAMPLE_TIMEOUT``)."""
+    return int(os.environ.get("MPGUIDE_EXAMPLE_TIMEOUT") or EXAMPLE_TIMEOUT[config.mode()])
+
+
+def build_timeout() -> int:
+    """Seconds the whole ``sphinx-build`` may run (``MPGUIDE_BUILD_TIMEOUT``)."""
+    return int(os.environ.get("MPGUIDE_BUILD_TIMEOUT") or BUILD_TIMEOUT[config.mode()])
+
+
+def prepare(confdir: Path) -> str:
+    """Set up the environment, invalidate stale gallery results, start the watchdog.
+
+    Returns the build stamp (a short hash) for the ``mpguide_build_stamp`` config value.
+    """
+    build_dir = confdir / "_build"
+    os.environ.setdefault("MPGUIDE_CACHE_DIR", str(build_dir / ".mpguide-cache"))
+    if os.environ.pop("MPGUIDE_FRESH", "") not in {"", "0"}:
+        os.environ["MPGUIDE_FRESH_SINCE"] = str(time.time())
+    config.start_method()  # a bad MPGUIDE_START_METHOD fails here, with its reason
+    state = {"source": cache.source_hash(), "mode": config.mode(),
+             "start_method": config.start_method(),
+             "fresh_since": os.environ.get("MPGUIDE_FRESH_SINCE", "")}
+    stamp = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+    stamp_file = build_dir / ".mpguide-stamp.json"
+    previous = stamp_file.read_text(encoding="utf-8") if stamp_file.exists() else ""
+    if previous != stamp:
+        stale = list((confdir / "auto_examples").rglob("*.py.md5"))
+        for md5 in stale:
+            md5.unlink()
+        if stale:
+            logger.info("[mpguide] build settings or mpguide source changed (%s): re-running "
+                        "%d gallery examples", state, len(stale))
+        build_dir.mkdir(parents=True, exist_ok=True)
+        stamp_file.write_text(stamp, encoding="utf-8")
+    _ENV_SNAPSHOT.update({k: v for k, v in os.environ.items() if k.startswith("MPGUIDE_")})
+    _start_watchdog(build_timeout())
+    return stamp
+
+
+def offline_inventory(build_dir: Path) -> str:
+    """Write an empty intersphinx inventory and return its path: the offline fallback."""
+    path = build_dir / ".offline-objects.inv"
+    if not path.exists():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        header = (b"# Sphinx inventory version 2\n# Project: offline\n# Version: 0\n"
+                  b"# The remainder of this file is compressed using zlib.\n")
+        path.write_bytes(header + zlib.compress(b""))
+    return str(path)
+
+
+def allow_empty_glob(pattern: str) -> None:
+    """Drop Sphinx's "toctree glob pattern didn't match" warning for ``pattern`` only."""
+
+    class _EmptyGlob(stdlib_logging.Filter):
+        def filter(self, record: stdlib_logging.LogRecord) -> bool:
+            return not (str(record.msg).startswith("toctree glob pattern")
+                        and record.args == (pattern,))
+
+    stdlib_logging.getLogger("sphinx.sphinx.directives.other").addFilter(_EmptyGlob())
+
+
+def _start_watchdog(seconds: int) -> None:
+    def expire() -> None:
+        sys.stderr.write(f"\n[mpguide] the docs build ran past MPGUIDE_BUILD_TIMEOUT={seconds} s "
+                         "and is stopped. Where every thread was:\n")
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stderr.flush()
+        os._exit(124)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+
+
+class ExampleTimeout(Exception):
+    """A gallery example ran past ``MPGUIDE_EXAMPLE_TIMEOUT``."""
+
+
+def reset_example(gallery_conf: dict[str, Any], fname: str | None, when: str) -> None:
+    """sphinx-gallery ``reset_modules`` hook, called before and after every example."""
+    multiprocessing.set_start_method(None, force=True)
+    for key in [k for k in os.environ if k.startswith("MPGUIDE_")]:
+        if key not in _ENV_SNAPSHOT:
+            del os.environ[key]
+    os.environ.update(_ENV_SNAPSHOT)
+    if fname is None:
+        return
+    if when == "before":
+        _arm_alarm(fname, example_timeout())
+    else:
+        _disarm_alarm()
+        _check_leftovers(fname)
+
+
+def _arm_alarm(fname: str, seconds: int) -> None:
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        return  # no alarms here: the build's watchdog still bounds the example
+
+    def expired(signum: int, frame: object) -> None:
+        signal.alarm(5)  # later blocks of this example get 5 s each, so it ends soon
+        raise ExampleTimeout(f"gallery example {fname} ran past MPGUIDE_EXAMPLE_TIMEOUT="
+                             f"{seconds} s and was interrupted")
+
+    _BEFORE["handler"] = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+
+
+def _disarm_alarm() -> None:
+    if "handler" in _BEFORE:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, _BEFORE.pop("handler"))
+
+
+def _check_leftovers(fname: str) -> None:
+    children = multiprocessing.active_children()
+    for child in children:
+        child.kill()
+        child.join(5)
+    if children:
+        logger.warning("[mpguide] gallery example %s left %d child processes running (killed "
+                       "now); use mpguide.pools.bounded_pool or a with-block", fname,
+                       len(children))
