@@ -1,0 +1,682 @@
+"""Chapter 3, part 2: choosing (start methods, threads or processes, BLAS threads, Pool or
+Process, I/O and CPU together).
+
+Same shape as :mod:`mpguide.tuning`: every experiment runs in a fresh interpreter (or, for the
+heavy-``__main__`` case, a generated script), its JSON result is cached, and ``load_*``
+functions return tidy DataFrames for the gallery, the guide page and the claims. Everything a
+pool or a process receives by reference (workers, the BLAS-capping initializer, the HTTP
+fetcher) is defined here, importable under every start method.
+
+Examples
+--------
+>>> from mpguide import choosing
+>>> choosing.digest((b"abc", 10)) == choosing.digest((b"abc", 10))
+True
+>>> with choosing.local_server(delay_s=0.0, nbytes=8) as base_url:
+...     len(choosing.fetch(f"{base_url}/item/3"))
+8
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import warnings
+import zlib
+from collections.abc import Iterator
+from multiprocessing.pool import ThreadPool
+from typing import Any
+
+from mpguide import claims, config, pools, runner, timing, workloads
+from mpguide.tuning import finish, pool_map, records_frame, run_cached, timed
+
+#: What the generated "heavy" script imports at top level, like a typical data script
+#: (quick mode imports numpy only, to keep CI builds short).
+HEAVY_IMPORTS = ("numpy", "pandas")
+
+#: Python versions behind the start-method facts quoted on the guide page.
+FORK_THREADS_WARNING_SINCE = (3, 12)
+FORKSERVER_DEFAULT_SINCE = (3, 14)
+
+
+def _method(start_method: str | None) -> str:
+    return config.validate_start_method(start_method or config.start_method())
+
+
+# ---------------------------------------------------------------------------------------------
+# Start methods: start+stop time and per-worker memory, light and heavy __main__
+# ---------------------------------------------------------------------------------------------
+
+def _worker_memory(pool) -> tuple[float, float]:
+    """Mean USS and RSS (MiB) of a pool's workers."""
+    import psutil
+
+    uss, rss = [], []
+    for process in pool._pool:  # Pool has no public list of its processes
+        info = psutil.Process(process.pid).memory_full_info()
+        uss.append(info.uss / 2**20)
+        rss.append(info.rss / 2**20)
+    return sum(uss) / len(uss), sum(rss) / len(rss)
+
+
+def measure_start_method(*, method: str, workers: int, repeats: int) -> list[dict[str, Any]]:
+    """Start ``ctx.Pool(workers)``, map one tiny task per worker, read the workers' memory,
+    close and join; ``repeats + 1`` times in this interpreter (the first pool also starts the
+    forkserver, so it is recorded as ``first``)."""
+    records = []
+    for rep in range(repeats + 1):
+        start = time.perf_counter()
+        with pools.bounded_pool(workers, method) as pool:
+            pool_map(pool, workloads.noop, list(range(workers)), 1)
+            started = time.perf_counter() - start
+            uss, rss = _worker_memory(pool)
+        records.append({"method": method, "repeat": rep, "first": rep == 0,
+                        "start_s": started, "start_stop_s": time.perf_counter() - start,
+                        "worker_uss_mib": uss, "worker_rss_mib": rss})
+    return records
+
+
+def heavy_script(imports: list[str]) -> str:
+    """Text of a script that imports ``imports`` at top level, then behaves as
+    :mod:`mpguide._child`; a spawn child of it re-imports the heavy modules.
+
+    Examples
+    --------
+    >>> heavy_script(["numpy"]).splitlines()[0]
+    'import numpy  # noqa: F401  (the point of the script)'
+    """
+    return (f"import {', '.join(imports)}  # noqa: F401  (the point of the script)\n"
+            "if __name__ == '__main__':\n"
+            "    import runpy\n"
+            "    runpy.run_module('mpguide._child', run_name='__main__')\n")
+
+
+def run_script(text: str, target: str, kwargs: dict[str, Any], timeout: float) -> Any:
+    """Run ``target(**kwargs)`` under a generated ``__main__`` script (the protocol of
+    :mod:`mpguide._child`), in its own session, killed with its children on timeout."""
+    module, _, function = target.partition(":")
+    request = json.dumps({"module": module, "function": function, "kwargs": kwargs})
+    with tempfile.TemporaryDirectory(prefix="mpguide-main-") as folder:
+        path = os.path.join(folder, "heavy_main.py")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        with subprocess.Popen([sys.executable, path], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) as child:
+            try:
+                stdout, stderr = child.communicate(request, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                stdout, stderr = "", f"timed out after {timeout:g} s"
+            finally:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)
+    if child.returncode != 0 or runner._MARKER not in stdout:
+        raise runner.FreshInterpreterError(f"{target} failed under a generated script: "
+                                           f"{stderr.strip().splitlines()[-3:]}")
+    return json.loads(stdout.rpartition(runner._MARKER)[2])
+
+
+def start_methods_params() -> dict[str, Any]:
+    """Parameters of the start-method comparison for the current mode."""
+    return {"mode": config.mode(), "workers": 2, "repeats": config.scaled(4, 1),
+            "methods": config.available_start_methods(),
+            "imports": list(HEAVY_IMPORTS[:config.scaled(len(HEAVY_IMPORTS), 1)])}
+
+
+def measure_start_methods(*, mode: str, workers: int, repeats: int, methods: list[str],
+                          imports: list[str]) -> dict[str, Any]:
+    """:func:`measure_start_method` for each method, from a light ``__main__``
+    (:mod:`mpguide._child`, stdlib + mpguide) and from a heavy one importing ``imports``
+    (:func:`heavy_script`)."""
+    del mode
+    records = []
+    for method in methods:
+        kwargs = {"method": method, "workers": workers, "repeats": repeats}
+        target = "mpguide.choosing:measure_start_method"
+        light = runner.run_fresh(target, kwargs, timeout=120)
+        heavy = run_script(heavy_script(imports), target, kwargs, timeout=180)
+        records += [{**r, "main": "light"} for r in light]
+        records += [{**r, "main": "heavy", "imports": " ".join(imports)} for r in heavy]
+    return finish(records, "all")
+
+
+def run_cached_local(experiment: str, func, params: dict[str, Any]) -> Any:
+    """Cache ``func(**params)`` run in this process (for experiments that start their own
+    fresh interpreters)."""
+    from mpguide.cache import ResultCache
+
+    return ResultCache().get_or_measure(experiment, params, func)
+
+
+def load_start_methods():
+    """Tidy frame of :func:`measure_start_methods` (cached)."""
+    params = start_methods_params()
+    result = run_cached_local("choosing-start-methods", measure_start_methods, params)
+    return records_frame(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fork-with-threads deadlock, demonstrated safely
+# ---------------------------------------------------------------------------------------------
+
+#: Stands for any lock a library holds now and then in a background thread (logging, an I/O
+#: buffer, an allocator, a thread pool's queue).
+_LIBRARY_LOCK = threading.Lock()
+
+
+def use_library_lock() -> None:
+    """Child process body: take :data:`_LIBRARY_LOCK` once, as library code would."""
+    with _LIBRARY_LOCK:
+        pass
+
+
+def measure_fork_deadlock(*, mode: str, wait_s: float, methods: list[str]) -> dict[str, Any]:
+    """Start a child with each method while a thread of this process holds a lock.
+
+    Under ``fork`` the child gets a copy of the lock in its held state, and no copy of the
+    thread that would release it: it waits forever. The child is given ``wait_s`` seconds,
+    then killed and reported as deadlocked. Run through :func:`runner.run_fresh`, so even a
+    failure to kill stays inside a process group that is killed on timeout.
+    """
+    del mode
+    records = []
+    for method in methods:
+        ctx = pools.get_context(method)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold(holding: threading.Event = holding, release: threading.Event = release) -> None:
+            with _LIBRARY_LOCK:
+                holding.set()
+                release.wait(wait_s + 30)
+
+        holder = threading.Thread(target=hold, daemon=True, name="library-thread")
+        holder.start()
+        holding.wait(10)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            child = ctx.Process(target=use_library_lock, daemon=True)
+            start = time.perf_counter()
+            child.start()
+        child.join(wait_s)
+        waited = time.perf_counter() - start
+        deadlocked = child.is_alive()
+        if deadlocked:
+            child.kill()
+            child.join(5)
+        release.set()
+        holder.join(5)
+        records.append({
+            "method": method, "outcome": "deadlocked" if deadlocked else "finished",
+            "waited_s": waited, "exitcode": child.exitcode, "wait_limit_s": wait_s,
+            "warning": "; ".join(f"{w.category.__name__}: {w.message}" for w in caught) or None,
+        })
+    return finish(records, "all")
+
+
+def fork_deadlock_params() -> dict[str, Any]:
+    """Parameters of the deadlock demonstration for the current mode."""
+    return {"mode": config.mode(), "wait_s": config.scaled(3, 2),
+            "methods": config.available_start_methods()}
+
+
+def load_fork_deadlock():
+    """Tidy frame of :func:`measure_fork_deadlock` (cached; never hangs: the child is killed
+    after ``wait_s`` and the whole interpreter after a further minute)."""
+    params = fork_deadlock_params()
+    return records_frame(run_cached(
+        "choosing-fork-deadlock", "mpguide.choosing:measure_fork_deadlock", params,
+        timeout=params["wait_s"] * len(params["methods"]) + 60))
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads vs processes
+# ---------------------------------------------------------------------------------------------
+
+def threads_params(start_method: str | None = None) -> dict[str, Any]:
+    """Parameters of the threads-vs-processes comparison for the current mode."""
+    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
+            "n_items": config.scaled(32, 12), "task_ms": config.scaled(10, 4),
+            "repeats": config.scaled(3, 2)}
+
+
+def measure_threads_vs_processes(*, start_method: str, mode: str, workers: int, n_items: int,
+                                 task_ms: float, repeats: int) -> dict[str, Any]:
+    """Serial loop, ``ThreadPool(workers)`` and ``Pool(workers)`` on a GIL-holding task
+    (:func:`workloads.spin`) and a GIL-releasing one (:func:`workloads.numpy_sum_task`);
+    pools started and warmed up before timing, chunksize 1."""
+    from mpguide.tuning import pool_size_items
+
+    del mode
+    records = []
+    with pools.bounded_pool(workers, start_method) as procs, ThreadPool(workers) as threads:
+        pool_map(procs, workloads.noop, list(range(workers * 2)), 1)
+        for kind, label in (("spin", "pure Python (holds the GIL)"),
+                            ("numpy", "numpy (releases the GIL)")):
+            func, items = pool_size_items(kind, n_items, task_ms)
+            expected = list(map(func, items))
+            runs = {
+                "serial": lambda f=func, i=items: list(map(f, i)),
+                "threads": lambda f=func, i=items: threads.map_async(f, i, 1).get(
+                    config.DEFAULT_TIMEOUT),
+                "processes": lambda f=func, i=items: pool_map(procs, f, i, 1),
+            }
+            for executor, run in runs.items():
+                timing.check_same(expected, run(), f"{executor} {kind}")
+                for rep in range(repeats):
+                    _, seconds = timed(run)
+                    records.append({"workload": kind, "label": label, "executor": executor,
+                                    "repeat": rep, "workers": workers, "n_items": n_items,
+                                    "task_ms": task_ms, "seconds": seconds})
+    return finish(records, start_method)
+
+
+def load_threads_vs_processes(start_method: str | None = None):
+    """Tidy frame of :func:`measure_threads_vs_processes` (cached)."""
+    return records_frame(run_cached("choosing-threads", "mpguide.choosing:"
+                                    "measure_threads_vs_processes", threads_params(start_method)))
+
+
+def speedups(df, by: list[str], column: str, baseline: str = "serial"):
+    """Median seconds (with IQR) per ``by`` + ``column`` and the speedup over the
+    ``baseline`` value of ``column`` within each ``by`` group.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"w": ["a"] * 4, "way": ["serial", "serial", "pool", "pool"],
+    ...                    "seconds": [2.0, 2.0, 1.0, 1.0]})
+    >>> speedups(df, ["w"], "way")[["way", "speedup"]].to_dict("records")
+    [{'way': 'serial', 'speedup': 1.0}, {'way': 'pool', 'speedup': 2.0}]
+    """
+    out = timing.summarize(df, [*by, column], value="seconds")
+    base = out[out[column] == baseline][[*by, "median"]].rename(columns={"median": "_base"})
+    out = out.merge(base, on=by, how="left")
+    out["speedup"] = out.pop("_base") / out["median"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# BLAS oversubscription
+# ---------------------------------------------------------------------------------------------
+
+def limit_blas_threads(threads: int) -> None:
+    """Pool initializer: cap BLAS/OpenMP thread pools in this worker to ``threads``.
+
+    Use as ``ctx.Pool(w, initializer=limit_blas_threads, initargs=(1,))``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+
+
+def blas_threads(_: Any = None) -> int:
+    """BLAS threads of the calling process (threadpoolctl); 0 when numpy has no BLAS."""
+    from threadpoolctl import threadpool_info
+
+    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+               default=0)
+
+
+def blas_params(start_method: str | None = None) -> dict[str, Any]:
+    """Parameters of the BLAS oversubscription experiment for the current mode."""
+    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
+            "n_items": config.scaled(40, 16), "size": 256, "repeats": config.scaled(5, 3)}
+
+
+def measure_blas(*, start_method: str, mode: str, workers: int, n_items: int, size: int,
+                 repeats: int) -> dict[str, Any]:
+    """Numpy matmul tasks: serial loop vs ``Pool(workers)`` with default BLAS threads vs a
+    pool whose initializer caps them at 1 (:func:`limit_blas_threads`)."""
+    del mode
+    items = [size] * n_items
+    expected = [workloads.matmul_task(n) for n in items]
+    records = []
+
+    def record(variant: str, run, threads: int) -> None:
+        got = run()
+        if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(expected, got, strict=True)):
+            raise timing.TimingError(f"{variant} gave different traces than the serial loop")
+        for rep in range(repeats):
+            _, seconds = timed(run)
+            records.append({"variant": variant, "repeat": rep, "blas_threads_per_worker":
+                            threads, "workers": workers, "n_items": n_items, "size": size,
+                            "seconds": seconds})
+
+    record("serial", lambda: [workloads.matmul_task(n) for n in items], blas_threads())
+    for variant, kwargs in (("pool, default BLAS threads", {}),
+                            ("pool, BLAS capped at 1", {"initializer": limit_blas_threads,
+                                                        "initargs": (1,)})):
+        with pools.bounded_pool(workers, start_method, **kwargs) as pool:
+            threads = max(pool_map(pool, blas_threads, list(range(workers * 2)), 1))
+            record(variant, lambda p=pool: pool_map(p, workloads.matmul_task, items, 1), threads)
+    return finish(records, start_method)
+
+
+def load_blas(start_method: str | None = None):
+    """Tidy frame of :func:`measure_blas` (cached)."""
+    return records_frame(run_cached("choosing-blas", "mpguide.choosing:measure_blas",
+                                    blas_params(start_method)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pool vs one Process per task
+# ---------------------------------------------------------------------------------------------
+
+#: Scenarios of the Pool-vs-Process comparison: name -> (task kind, full count, quick count,
+#: seconds per task full, quick).
+POOL_VS_PROCESS = {
+    "few CPU tasks": ("cpu", 4, 4, 0.1, 0.04),
+    "many CPU tasks": ("cpu", 100, 30, 0.002, 0.002),
+    "few long I/O waits": ("io", 8, 6, 0.3, 0.15),
+}
+
+
+def pool_vs_process_params(start_method: str | None = None) -> dict[str, Any]:
+    """Parameters of the Pool-vs-Process comparison for the current mode."""
+    quick = config.quick_mode()
+    scenarios = {name: {"kind": kind, "n": nq if quick else nf, "task_s": sq if quick else sf}
+                 for name, (kind, nf, nq, sf, sq) in POOL_VS_PROCESS.items()}
+    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
+            "scenarios": scenarios, "repeats": config.scaled(3, 2)}
+
+
+def _run_processes(ctx, target, args: list[Any], timeout: float) -> None:
+    """Start one process per argument, join all within ``timeout``, fail on a bad exit."""
+    processes = [ctx.Process(target=target, args=(a,), daemon=True) for a in args]
+    deadline = time.monotonic() + timeout
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    bad = [p.exitcode for p in processes if p.exitcode != 0]
+    if bad:
+        raise pools.WorkerDiedError(f"{len(bad)} of {len(processes)} processes failed or "
+                                    f"timed out (exit codes {bad[:5]})")
+
+
+def measure_pool_vs_process(*, start_method: str, mode: str, workers: int,
+                            scenarios: dict[str, dict[str, Any]],
+                            repeats: int) -> dict[str, Any]:
+    """Wall time (start and stop included) of a serial loop, ``Pool(workers).map`` and one
+    ``Process`` per task, for each scenario."""
+    del mode
+    ctx = pools.get_context(start_method)
+    records = []
+    for name, spec in scenarios.items():
+        if spec["kind"] == "cpu":
+            func, args = workloads.spin, [workloads.iterations_for(spec["task_s"])] * spec["n"]
+        else:
+            func, args = workloads.sleep_task, [spec["task_s"]] * spec["n"]
+        expected = list(map(func, args))
+
+        def pool_run(func=func, args=args) -> list[Any]:
+            with pools.bounded_pool(workers, start_method) as pool:
+                return pool_map(pool, func, args, 1)
+
+        runs = {"serial": lambda func=func, args=args: list(map(func, args)),
+                "Pool": pool_run,
+                "Process per task": lambda func=func, args=args: _run_processes(
+                    ctx, func, args, config.DEFAULT_TIMEOUT)}
+        timing.check_same(expected, pool_run(), f"Pool in {name}")
+        for way, run in runs.items():
+            for rep in range(repeats):
+                _, seconds = timed(run)
+                records.append({"scenario": name, "way": way, "repeat": rep,
+                                "n_tasks": spec["n"], "task_s": spec["task_s"],
+                                "workers": workers, "seconds": seconds})
+    return finish(records, start_method)
+
+
+def load_pool_vs_process(start_method: str | None = None):
+    """Tidy frame of :func:`measure_pool_vs_process` (cached)."""
+    return records_frame(run_cached("choosing-pool-vs-process",
+                                    "mpguide.choosing:measure_pool_vs_process",
+                                    pool_vs_process_params(start_method)))
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O and CPU together: threads for the waiting, processes for the computing
+# ---------------------------------------------------------------------------------------------
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers ``GET /item/<i>`` after the server's delay with ``nbytes`` bytes."""
+
+    def do_GET(self) -> None:
+        time.sleep(self.server.delay_s)
+        index = int(self.path.rsplit("/", 1)[-1] or 0)
+        body = (index.to_bytes(4, "little") * (self.server.nbytes // 4 + 1))[:self.server.nbytes]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Stay quiet: no access log on stderr."""
+
+
+@contextlib.contextmanager
+def local_server(delay_s: float, nbytes: int) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 (free port) whose answers take ``delay_s``;
+    yields its base URL and is always shut down on exit."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.delay_s, server.nbytes = delay_s, nbytes
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True, name="mpguide-http")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def fetch(url: str) -> bytes:
+    """GET ``url`` (10 s timeout) and return the body: the waiting part."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def digest(job: tuple[bytes, int]) -> int:
+    """CRC of the data mixed with ``iterations`` of :func:`workloads.spin`: the computing
+    part (holds the GIL)."""
+    data, iterations = job
+    return zlib.crc32(data) ^ workloads.spin(iterations)
+
+
+def fetch_and_digest(job: tuple[str, int]) -> int:
+    """Both parts in one task: what a thread-only or process-only design runs."""
+    url, iterations = job
+    return digest((fetch(url), iterations))
+
+
+def io_cpu_params(start_method: str | None = None) -> dict[str, Any]:
+    """Parameters of the I/O + CPU pipeline comparison for the current mode."""
+    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
+            "threads": 8, "n_items": config.scaled(32, 12), "delay_ms": 50,
+            "cpu_ms": config.scaled(20, 10), "nbytes": 4096, "repeats": config.scaled(3, 2)}
+
+
+def measure_io_cpu(*, start_method: str, mode: str, workers: int, threads: int, n_items: int,
+                   delay_ms: float, cpu_ms: float, nbytes: int, repeats: int) -> dict[str, Any]:
+    """Fetch ``n_items`` answers from a local server (each waits ``delay_ms``) and compute
+    ``cpu_ms`` on each: serial, threads only, processes only, and threads feeding processes.
+
+    The process pool starts before the server's threads, so no fork copies a running thread.
+    """
+    del mode
+    iterations = workloads.iterations_for(cpu_ms * 1e-3)
+    records = []
+    with pools.bounded_pool(workers, start_method) as procs, ThreadPool(threads) as waiters:
+        pool_map(procs, workloads.noop, list(range(workers * 2)), 1)
+        with local_server(delay_ms * 1e-3, nbytes) as base:
+            jobs = [(f"{base}/item/{i}", iterations) for i in range(n_items)]
+            expected = [fetch_and_digest(job) for job in jobs]
+
+            def hybrid() -> list[int]:
+                pending = [procs.apply_async(digest, ((data, iterations),)) for data in
+                           waiters.imap(fetch, [url for url, _ in jobs])]
+                return [pools.wait_result(p, procs, config.DEFAULT_TIMEOUT) for p in pending]
+
+            runs = {
+                "serial": lambda: [fetch_and_digest(job) for job in jobs],
+                "threads only": lambda: waiters.map_async(fetch_and_digest, jobs, 1).get(
+                    config.DEFAULT_TIMEOUT),
+                "processes only": lambda: pool_map(procs, fetch_and_digest, jobs, 1),
+                "threads feed processes": hybrid,
+            }
+            for way, run in runs.items():
+                timing.check_same(expected, run(), way)
+                for rep in range(repeats):
+                    _, seconds = timed(run)
+                    records.append({"way": way, "repeat": rep, "n_items": n_items,
+                                    "delay_ms": delay_ms, "cpu_ms": cpu_ms, "workers": workers,
+                                    "threads": threads, "seconds": seconds})
+    return finish(records, start_method)
+
+
+def load_io_cpu(start_method: str | None = None):
+    """Tidy frame of :func:`measure_io_cpu` (cached)."""
+    return records_frame(run_cached("choosing-io-cpu", "mpguide.choosing:measure_io_cpu",
+                                    io_cpu_params(start_method)))
+
+
+def python_facts() -> dict[str, Any]:
+    """Version facts about start methods (documented CPython behaviour, not measurements).
+
+    Examples
+    --------
+    >>> python_facts()["forkserver_default_since"]
+    '3.14'
+    """
+    here = sys.version_info[:2]
+    return {
+        "python": f"{here[0]}.{here[1]}",
+        "fork_threads_warning_since": ".".join(map(str, FORK_THREADS_WARNING_SINCE)),
+        "forkserver_default_since": ".".join(map(str, FORKSERVER_DEFAULT_SINCE)),
+        "warns_here": here >= FORK_THREADS_WARNING_SINCE,
+        "default_here": config.default_start_method(),
+        "platform": sys.platform,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims
+# ---------------------------------------------------------------------------------------------
+
+@claims.claim("fork-threads-deadlock", chapter="tuning", page="guide/03-tuning",
+              statement="A fork child started while another thread held a lock deadlocked "
+                        "(killed after {waited:.1f} s); the spawn child finished in "
+                        "{spawn_s:.2f} s.")
+def _fork_deadlock() -> claims.Evidence:
+    df = load_fork_deadlock().set_index("method")
+    return claims.Evidence(
+        holds=bool(df.loc["fork", "outcome"] == "deadlocked"
+                   and df.loc["spawn", "outcome"] == "finished"),
+        values={"waited": float(df.loc["fork", "waited_s"]),
+                "spawn_s": float(df.loc["spawn", "waited_s"])},
+        evidence="Outcomes: " + ", ".join(f"{m} {o}" for m, o in df["outcome"].items())
+                 + f"; fork warning on Python {python_facts()['python']}: "
+                 + str(df.loc["fork", "warning"] or "none") + ".")
+
+
+@claims.claim("spawn-pays-main-imports", chapter="tuning", page="guide/03-tuning",
+              statement="Importing {imports} at the top of the main script made a spawn "
+                        "Pool({workers}) start and stop {ratio:.1f}x slower "
+                        "({heavy_s:.3f} s vs {light_s:.3f} s): every spawn worker re-imports "
+                        "the main module.")
+def _spawn_pays() -> claims.Evidence:
+    df = load_start_methods()
+    later = df[(df.method == "spawn") & ~df["first"]]
+    med = later.groupby("main")["start_stop_s"].median()
+    ratio = med["heavy"] / med["light"]
+    return claims.Evidence(
+        holds=bool(ratio > 1.5),
+        values={"imports": " and ".join(df[df.main == "heavy"].imports.iloc[0].split()),
+                "workers": 2, "ratio": ratio,
+                "heavy_s": float(med["heavy"]), "light_s": float(med["light"])},
+        evidence="Medians over pools started after the first one in each interpreter.")
+
+
+@claims.claim("threads-need-gil-release", chapter="tuning", page="guide/03-tuning",
+              statement="A thread pool sped pure-Python work up {spin:.2f}x but numpy work "
+                        "{numpy:.2f}x; a process pool gave {spin_proc:.2f}x and "
+                        "{numpy_proc:.2f}x.")
+def _threads_gil() -> claims.Evidence:
+    out = speedups(load_threads_vs_processes(), ["workload"], "executor")
+    s = out.set_index(["workload", "executor"])["speedup"]
+    return claims.Evidence(
+        holds=bool(s["spin", "threads"] < 1.2 and s["numpy", "threads"] > 1.2),
+        values={"spin": s["spin", "threads"], "numpy": s["numpy", "threads"],
+                "spin_proc": s["spin", "processes"], "numpy_proc": s["numpy", "processes"]},
+        evidence="Speedup = serial median / pool median, pools already started.")
+
+
+@claims.claim("blas-cap-fixes-oversubscription", chapter="tuning", page="guide/03-tuning",
+              statement="Numpy matmul tasks in a Pool with {threads} BLAS threads per worker "
+                        "ran at {default_speedup:.2f}x the serial loop; capping BLAS at 1 "
+                        "thread per worker gave {capped_speedup:.2f}x.")
+def _blas_cap() -> claims.Evidence:
+    df = load_blas()
+    med = df.groupby("variant")["seconds"].median()
+    threads = int(df[df.variant == "pool, default BLAS threads"].blas_threads_per_worker.iloc[0])
+    default = med["serial"] / med["pool, default BLAS threads"]
+    capped = med["serial"] / med["pool, BLAS capped at 1"]
+    return claims.Evidence(
+        holds=bool(capped > default * 1.1),
+        values={"threads": threads, "default_speedup": default, "capped_speedup": capped},
+        evidence=f"Median seconds: serial {med['serial']:.3f}, default "
+                 f"{med['pool, default BLAS threads']:.3f}, capped "
+                 f"{med['pool, BLAS capped at 1']:.3f}.")
+
+
+@claims.claim("process-per-task-for-long-waits", chapter="tuning", page="guide/03-tuning",
+              statement="For {io_n} tasks that mostly wait, one Process per task took "
+                        "{io_process:.2f} s against {io_pool:.2f} s for a Pool of {workers}; "
+                        "for {many_n} short CPU tasks the Pool won ({many_pool:.2f} s vs "
+                        "{many_process:.2f} s).")
+def _pool_vs_process() -> claims.Evidence:
+    df = load_pool_vs_process()
+    med = df.groupby(["scenario", "way"])["seconds"].median()
+    n = df.groupby("scenario")["n_tasks"].first()
+    io, many = "few long I/O waits", "many CPU tasks"
+    values = {"io_n": int(n[io]), "many_n": int(n[many]), "workers": int(df.workers.iloc[0]),
+              "io_process": med[io, "Process per task"], "io_pool": med[io, "Pool"],
+              "many_pool": med[many, "Pool"], "many_process": med[many, "Process per task"]}
+    return claims.Evidence(
+        holds=bool(values["io_process"] < values["io_pool"]
+                   and values["many_pool"] < values["many_process"]),
+        values=values, evidence="Median wall times, process start and stop included.")
+
+
+@claims.claim("threads-feed-processes", chapter="tuning", page="guide/03-tuning",
+              statement="Fetching and computing {n} items, threads feeding a process pool took "
+                        "{hybrid:.2f} s; threads alone {threads:.2f} s, processes alone "
+                        "{processes:.2f} s, the serial loop {serial:.2f} s.")
+def _hybrid() -> claims.Evidence:
+    df = load_io_cpu()
+    med = df.groupby("way")["seconds"].median()
+    values = {"n": int(df.n_items.iloc[0]), "hybrid": med["threads feed processes"],
+              "threads": med["threads only"], "processes": med["processes only"],
+              "serial": med["serial"]}
+    return claims.Evidence(
+        holds=bool(values["hybrid"] < min(values["threads"], values["processes"])),
+        values=values, evidence=f"Each answer waits {df.delay_ms.iloc[0]:g} ms on a local "
+                                f"server, then {df.cpu_ms.iloc[0]:g} ms of pure-Python work.")
