@@ -54,7 +54,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
 
 
-_SUBMODULES = {"shm", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "workloads", "_version"}
+_SUBMODULES = {"shm", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:

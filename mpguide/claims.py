@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 #: dotted name here once it exists (one line each).
 CHAPTER_MODULES: tuple[str, ...] = (
     "mpguide.overhead",
+    "mpguide.tuning",
+    "mpguide.choosing",
 )
 
 #: Chapter order used for sorting verdicts; chapters not listed sort after these.
