@@ -312,15 +312,20 @@ def speedups(df, by: list[str], column: str, baseline: str = "serial"):
 def limit_blas_threads(threads: int) -> None:
     """Pool initializer: cap BLAS/OpenMP thread pools in this worker to ``threads``.
 
-    Use as ``ctx.Pool(w, initializer=limit_blas_threads, initargs=(1,))``.
+    Use as ``ctx.Pool(w, initializer=limit_blas_threads, initargs=(1,))``. numpy is imported
+    first: threadpoolctl only limits libraries already loaded, and a spawn or forkserver
+    worker has not loaded numpy's BLAS yet when its initializer runs.
     """
+    import numpy  # noqa: F401  (loads the BLAS library so that the limit reaches it)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)
 
 
 def blas_threads(_: Any = None) -> int:
-    """BLAS threads of the calling process (threadpoolctl); 0 when numpy has no BLAS."""
+    """BLAS threads of the calling process (threadpoolctl, after loading numpy); 0 when
+    numpy has no BLAS."""
+    import numpy  # noqa: F401  (threadpoolctl only sees loaded libraries)
     from threadpoolctl import threadpool_info
 
     return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
