@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 #: dotted name here once it exists (one line each).
 CHAPTER_MODULES: tuple[str, ...] = (
     "mpguide.overhead",
+    "mpguide.transfer",
     "mpguide.tuning",
     "mpguide.choosing",
 )
