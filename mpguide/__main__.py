@@ -52,7 +52,7 @@ def _run_machine(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     if args.json:
-        print(json.dumps(result, indent=1, sort_keys=True))
+        print(json.dumps(result, indent=1))
     else:
         print(card.format_card(result))
     return 0

@@ -197,7 +197,9 @@ def format_value(value: float, unit: str) -> str:
                 return f"{value / scale:.3g} {suffix}"
         return f"{value * 1e9:.3g} ns"
     if unit == "bytes/s":
-        return f"{value / 1e9:.2f} GB/s" if value >= 1e9 else f"{value / 1e6:.0f} MB/s"
+        if value >= 1e9:
+            return f"{value / 1e9:.2f} GB/s"
+        return f"{value / 1e6:.0f} MB/s" if value >= 1e6 else f"{value:.3g} B/s"
     return f"{value:g}"
 
 
