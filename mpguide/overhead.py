@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, machine, pools, probes, runner, timing, workloads
+from mpguide import claims, config, machine, plotting, pools, probes, runner, timing, workloads
 from mpguide.cache import ResultCache
 
 if TYPE_CHECKING:
@@ -432,11 +432,14 @@ def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, 
 
     Returns times relative to the moment before the pool was created: each task's start, end
     and worker pid (from :func:`workloads.timed_call`), when ``map`` was called and returned,
-    and when the pool was joined (``wall_s``).
+    and when the pool was joined (``wall_s``); ``task_s`` is one task's duration in the plain
+    loop run first (to check the results).
     """
     timeout = config.DEFAULT_TIMEOUT
     work = [workloads.iterations_for(nominal_s)] * items
+    started = time.perf_counter()
     serial = [workloads.spin(i) for i in work]
+    task_s = (time.perf_counter() - started) / items
     task = functools.partial(workloads.timed_call, workloads.spin)
     t0 = time.time()
     with pools.bounded_pool(workers, start_method, timeout) as pool:
@@ -447,7 +450,7 @@ def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, 
     timing.check_same(serial, [r[0] for r in results])
     return {"start_method": start_method, "workers": workers, "nominal_s": nominal_s,
             "items": items, "chunksize": chunksize or default_chunksize(items, workers),
-            "map_start_s": map_start - t0, "map_end_s": map_end - t0, "wall_s": wall,
+            "task_s": task_s, "map_start_s": map_start - t0, "map_end_s": map_end - t0, "wall_s": wall,
             "tasks": [[start - t0, end - t0, pid] for _, start, end, pid in results],
             "metadata": _metadata(start_method, "fresh interpreter")}
 
@@ -457,7 +460,8 @@ def load_decomposition(start_method: str | None = None) -> pd.DataFrame:
 
     Columns: ``case``, ``task``, ``worker`` (0, 1, ... in order of first task), ``pid``,
     ``start_s``, ``end_s`` (relative to pool creation), ``map_start_s``, ``map_end_s``,
-    ``wall_s``, ``workers``, ``items``, ``chunksize``, ``nominal_s`` and machine metadata.
+    ``wall_s``, ``workers``, ``items``, ``chunksize``, ``nominal_s``, ``task_s`` (measured in
+    the plain loop) and machine metadata.
     """
     import pandas as pd
 
@@ -517,11 +521,7 @@ def decompose(tasks: pd.DataFrame) -> pd.DataFrame:
 
 
 def _caption(fig: Figure, df: pd.DataFrame, start_method: str | None = None) -> Figure:
-    meta = df.iloc[0].to_dict()
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.text(0.01, 0.005, machine.caption(meta, start_method), fontsize=7, color="0.35",
-             ha="left", va="bottom")
-    return fig
+    return plotting.add_caption(fig, df, start_method)
 
 
 def plot_startup(df: pd.DataFrame) -> Figure:
@@ -532,7 +532,7 @@ def plot_startup(df: pd.DataFrame) -> Figure:
     groups = [(m, p) for m in MAINS for p in ("first", "later")
               if ((summary["main"] == m) & (summary["pool"] == p)).any()]
     methods = list(dict.fromkeys(summary["start_method"]))
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
     width = 0.8 / len(groups)
     for g, (main, which) in enumerate(groups):
         part = summary[(summary["main"] == main) & (summary["pool"] == which)]
@@ -554,7 +554,7 @@ def plot_task_duration(df: pd.DataFrame) -> Figure:
 
     summary = task_duration_summary(df)
     evens = break_evens(summary)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
     for variant, part in summary.groupby("variant", sort=False):
         left.loglog(part["task_s"] * 1e6, part["per_item_s"] * 1e6, "o-", label=variant)
         if variant != LOOP:
@@ -582,7 +582,7 @@ def plot_tiny_tasks(df: pd.DataFrame) -> Figure:
     import matplotlib.pyplot as plt
 
     summary = timing.summarize(df, ["variant"])
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
     ax.barh(summary["variant"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
             color=["0.5", "tab:red", "tab:blue"][: len(summary)])
     ax.invert_yaxis()
@@ -597,7 +597,7 @@ def plot_decomposition(tasks: pd.DataFrame) -> Figure:
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys(tasks["case"]))
-    fig = plt.figure(figsize=(10, 2.0 * len(cases) + 3.2))
+    fig = plt.figure(figsize=(10, 2.0 * len(cases) + 3.2), layout="constrained")
     grid = fig.add_gridspec(len(cases) + 1, 1, height_ratios=[1] * len(cases) + [1.4])
     for row, case in enumerate(cases):
         ax = fig.add_subplot(grid[row])
@@ -674,7 +674,17 @@ def _heavy_main_slows_spawn() -> claims.Evidence:
 
 
 def _duration_summary() -> pd.DataFrame:
-    return task_duration_summary(load_task_duration())
+    df = load_task_duration()
+    return task_duration_summary(df).assign(load_avg_1m=df["load_avg_1m"].iloc[0],
+                                            cpu_count=df["cpu_count"].iloc[0])
+
+
+def _load_note(summary: pd.DataFrame) -> str:
+    load, cores = summary["load_avg_1m"].iloc[0], summary["cpu_count"].iloc[0]
+    if load is None or not math.isfinite(float(load)):
+        return ""
+    return (f"The 1-minute load average was {load:.1f} on {cores} cores when measured "
+            f"(other processes compete with the workers when it nears the core count).")
 
 
 def format_duration(seconds: float) -> str:
@@ -711,7 +721,8 @@ def _tiny_tasks_lose() -> claims.Evidence:
                              "break_even": format_duration(seconds),
                              "break_even_us": seconds * 1e6},
         evidence=f"At {format_duration(first['task_s'])} per task the Pool took "
-                 f"{1 / first['speedup']:.0f}x the loop's time; {crossing}.")
+                 f"{1 / first['speedup']:.0f}x the loop's time; {crossing}. "
+                 f"{_load_note(summary)}")
 
 
 @claims.claim("long-tasks-win", chapter="overhead", page=PAGE,
@@ -726,7 +737,7 @@ def _long_tasks_win() -> claims.Evidence:
     return claims.Evidence(
         holds=bool((part["speedup"] > 1).all()),
         values={"workers": int(worst["workers"]), "speedup": float(worst["speedup"])},
-        evidence=f"Speedup over the loop by task duration: {listing}.")
+        evidence=f"Speedup over the loop by task duration: {listing}. {_load_note(summary)}")
 
 
 @claims.claim("chunking-cuts-overhead", chapter="overhead", page=PAGE,
