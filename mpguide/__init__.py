@@ -41,6 +41,12 @@ _EXPORTS = {
     "ResultCache": "cache",
     "shared_array": "shm",
     "SharedArrayHandle": "shm",
+    "machine_card": "card",
+    "card_frame": "card",
+    "speedup_plot": "plotting",
+    "chunksize_plot": "plotting",
+    "throughput_plot": "plotting",
+    "add_caption": "plotting",
 }
 
 __all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 (keys are strings)
@@ -54,7 +60,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
 
 
-_SUBMODULES = {"shm", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "workloads", "_version"}
+_SUBMODULES = {"shm", "card", "plotting", "probes", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:
