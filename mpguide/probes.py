@@ -36,7 +36,6 @@ import multiprocessing
 import multiprocessing.pool
 import pickle
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -59,6 +58,9 @@ FRESH_MAIN = "mpguide._child (stdlib + mpguide)"
 #: pools and 100-800 µs for about one in four (where the scheduler put its threads), stable
 #: for the pool's life: sampling several pools gives a median that a second run reproduces.
 POOLS = (7, 3)
+#: Timed maps per pool and chunksize (full, quick mode), after one warm-up map: the first
+#: big maps of a fresh pool ran up to 10x slower than the next ones here.
+MAPS_PER_POOL = (3, 2)
 #: Single calls timed per pool for a round trip (full, quick mode): the median single call is
 #: steady where a tight loop's mean swings with a long tail of slow wake-ups.
 ROUND_TRIPS = (201, 41)
@@ -207,19 +209,20 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
 
     Each sample is ``(wall time of the map - wall time of the plain loop) / len(items)``, the
     loop being ``list(map(noop, items))`` timed just before; ``items`` holds ``n_items``
-    integers (at least ten chunks' worth). Each of ``n_pools`` pools started in turn gives one
-    sample per chunksize (see :data:`POOLS`). The result is checked against the loop's before
-    timing. One record per chunksize.
+    integers (at least ten chunks' worth). Each of ``n_pools`` pools started in turn (see
+    :data:`POOLS`) runs one warm-up map per chunksize, checked against the loop's result, then
+    gives :data:`MAPS_PER_POOL` samples. One record per chunksize.
 
     Examples
     --------
     >>> by_chunksize = map_item_overhead([1, 100], "fork", 1, n_items=200, n_pools=2)
-    >>> [(m.params["chunksize"], len(m.samples)) for m in by_chunksize]
-    [(1, 2), (100, 2)]
+    >>> [m.params["chunksize"] for m in by_chunksize]
+    [1, 100]
     """
     method = config.validate_start_method(start_method or config.start_method())
     workers = workers or _usable_cpus()
     n_pools = config.scaled(*POOLS) if n_pools is None else n_pools
+    maps = config.scaled(*MAPS_PER_POOL)
     timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
     items = {c: list(range(_items_for(c, n_items))) for c in chunksizes}
     loop = {c: timing.measure_once(_plain_loop, items[c], name="loop").median
@@ -227,14 +230,18 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
     samples: dict[int, list[float]] = {c: [] for c in chunksizes}
     for index, pool in enumerate(_warm_pools(method, workers, n_pools, timeout)):
         for chunksize in chunksizes:
-            started = time.perf_counter()
-            result = pools.wait_result(
-                pool.map_async(workloads.noop, items[chunksize], chunksize=chunksize), pool,
-                timeout, what="the probe pool")
-            wall = time.perf_counter() - started
+
+            def pool_map(pool: multiprocessing.pool.Pool = pool,
+                         chunksize: int = chunksize) -> list[int]:
+                result = pool.map_async(workloads.noop, items[chunksize], chunksize=chunksize)
+                return pools.wait_result(result, pool, timeout, what="the probe pool")
+
+            result = pool_map()  # warm-up: a fresh pool's first big maps run slower
             if index == 0:
                 timing.check_same(items[chunksize], result)
-            samples[chunksize].append((wall - loop[chunksize]) / len(items[chunksize]))
+            wall = timing.measure_once(pool_map, name="map", repeats=maps, warmups=0)
+            samples[chunksize] += [(w - loop[chunksize]) / len(items[chunksize])
+                                   for w in wall.samples]
     return [
         Measurement("map_item_overhead", tuple(samples[c]), params={
             "start_method": method, "workers": workers, "chunksize": c,
