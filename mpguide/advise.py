@@ -60,10 +60,11 @@ MIN_SPEEDUP = 1.1
 START_METHOD_TOLERANCE = 1.05
 #: A timing of repeated sample runs lasts at least this long (clock resolution, noise).
 MIN_TIMED_S = 0.02
-#: The function "uses BLAS threads" when its default BLAS threads make it at least this much
-#: faster than one thread (best of three interleaved timings of the sample); below it (numpy
-#: loaded but unused, or no core free to help) it is treated as single-threaded.
-BLAS_GAIN = 1.1
+#: Per-thread CPU times tick in 10 ms steps on Linux: the BLAS detection runs this long.
+THREAD_CPU_MIN_S = 0.2
+#: The function "uses BLAS threads" when, while it runs, the process's other threads (the BLAS
+#: pool) burn at least this fraction of the CPU time of the thread calling it.
+BLAS_GAIN = 0.1
 #: Chunksizes tried besides Pool's default and the balanced ones (``n / (k * workers)``).
 CHUNKSIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 50_000)
 
@@ -281,14 +282,14 @@ def sample_indices(n_items: int, max_sample: int = MAX_SAMPLE) -> list[int]:
     return [grid[i] for i in spread_order(k)]
 
 
-def _timed_repeat(run: Callable[[], Any], budget: float) -> float:
-    """Seconds per call of ``run``, repeating it until :data:`MIN_TIMED_S` (or ``budget``)."""
+def _timed_repeat(run: Callable[[], Any], budget: float, min_time: float = MIN_TIMED_S) -> float:
+    """Seconds per call of ``run``, repeating it until ``min_time`` (or ``budget``)."""
     calls, start = 0, time.perf_counter()
     while True:
         run()
         calls += 1
         elapsed = time.perf_counter() - start
-        if elapsed >= min(MIN_TIMED_S, budget):
+        if elapsed >= min(min_time, budget):
             return elapsed / calls
 
 
@@ -398,8 +399,12 @@ def _subset(items: list[Any], costs: list[float], budget: float) -> list[Any]:
 
 
 def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -> dict[str, Any]:
-    """Whether ``func`` gains from its BLAS library's threads, and how much slower it runs with
-    BLAS capped to one thread."""
+    """Whether ``func`` runs BLAS threads, and how much slower it runs capped to one thread.
+
+    Detection watches the CPU time of this process's other threads (the BLAS pool) while
+    ``func`` runs: unlike a wall-time race, a busy machine cannot fake it. The slowdown with
+    one thread is the best of three interleaved timings.
+    """
     if "numpy" not in sys.modules or not items:
         return {}
     from threadpoolctl import ThreadpoolController
@@ -414,14 +419,33 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
         for x in items:
             func(x)
 
+    main_before, others_before = _thread_cpu()
+    _timed_repeat(run, budget, min_time=THREAD_CPU_MIN_S)
+    main_after, others_after = _thread_cpu()
+    if others_after - others_before < BLAS_GAIN * (main_after - main_before):
+        return {}
     full = single = math.inf
-    for _ in range(3):  # interleaved, so a burst of load hits both alike
+    for _ in range(3):
         full = min(full, _timed_repeat(run, budget))
         with controller.limit(limits=1, user_api="blas"):
             single = min(single, _timed_repeat(run, budget))
-    if single < full * BLAS_GAIN:
-        return {}
-    return {"blas_threads": threads, "blas_ratio": single / full}
+    return {"blas_threads": threads, "blas_ratio": max(1.0, single / full)}
+
+
+def _thread_cpu() -> tuple[float, float]:
+    """CPU seconds of the calling thread, and of every other thread of this process."""
+    import threading
+
+    import psutil
+
+    me = threading.get_native_id()
+    mine = others = 0.0
+    for thread in psutil.Process().threads():
+        if thread.id == me:
+            mine += thread.user_time + thread.system_time
+        else:
+            others += thread.user_time + thread.system_time
+    return mine, others
 
 
 def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
@@ -847,6 +871,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mpguide advise", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return run_cli(parser.parse_args(argv))
+
+
+class _CallableModule(type(sys)):
+    """Lets ``mpguide.advise(func, items)`` work whether ``mpguide.advise`` resolves to this
+    module (once imported, the package attribute is the module) or to the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Advice:
+        return advise(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 if __name__ == "__main__":

@@ -313,11 +313,29 @@ class Profile:
         return arg_dumps + res_loads + pipe, arg_loads + res_dumps
 
 
-def _rank_correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
+def _ranks(values: Sequence[float]) -> Any:
+    """Ranks with ties sharing their average rank (so equal costs carry no trend)."""
     import numpy as np
 
-    rx = np.argsort(np.argsort(xs)).astype(float)
-    ry = np.argsort(np.argsort(ys, kind="stable")).astype(float)
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ordered = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and ordered[end + 1] == ordered[start]:
+            end += 1
+        ranks[order[start:end + 1]] = (start + end) / 2
+        start = end + 1
+    return ranks
+
+
+def _rank_correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Spearman's rank correlation of two samples (0 when either is constant)."""
+    import numpy as np
+
+    rx, ry = _ranks(xs), _ranks(ys)
     if rx.std() == 0 or ry.std() == 0:
         return 0.0
     return float(np.corrcoef(rx, ry)[0, 1])

@@ -1,0 +1,155 @@
+"""Cost model: each term behaves as its mechanism says, on injected probes and profiles."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from mpguide import card, model
+from mpguide.model import MachineCosts, Profile, predict, predict_threads
+
+
+@pytest.fixture
+def costs() -> MachineCosts:
+    return MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+
+
+def test_example_probes_follow_the_machine_card_contract() -> None:
+    assert set(model.EXAMPLE_PROBES) == set(card.PROBE_KEYS)
+
+
+def test_chunk_overhead_fit_recovers_per_chunk_and_per_item_costs() -> None:
+    a, b = 30e-6, 0.5e-6
+    a_fit, b_fit = model.fit_chunk_overhead({c: a / c + b for c in (1, 10, 100, 1000)})
+    assert a_fit == pytest.approx(a, rel=1e-6)
+    assert b_fit == pytest.approx(b, rel=1e-6)
+
+
+def test_missing_probe_is_a_clear_error() -> None:
+    probes = {k: v for k, v in model.EXAMPLE_PROBES.items() if k != "pipe_bytes_per_s"}
+    with pytest.raises(model.ModelError, match="pipe_bytes_per_s"):
+        MachineCosts.from_probes(probes, cores=2)
+
+
+def test_unknown_start_method_is_a_clear_error(costs: MachineCosts) -> None:
+    with pytest.raises(model.ModelError, match="no start-up probe"):
+        costs.startup_s("vfork", 2)
+
+
+def test_startup_follows_the_start_method_probe(costs: MachineCosts) -> None:
+    prof = Profile(n_items=100, per_item_s=1e-3)
+    by_method = {m: predict(prof, costs, workers=2, chunksize=10, start_method=m)
+                 for m in ("fork", "spawn", "forkserver")}
+    assert by_method["fork"].startup_s < by_method["forkserver"].startup_s \
+        < by_method["spawn"].startup_s
+    assert by_method["spawn"].predicted_s - by_method["fork"].predicted_s == pytest.approx(
+        by_method["spawn"].startup_s - by_method["fork"].startup_s)
+
+
+def test_more_workers_than_cores_start_slower_and_oversubscribe(costs: MachineCosts) -> None:
+    prof = Profile(n_items=400, per_item_s=1e-3)
+    two = predict(prof, costs, workers=2, chunksize=10, start_method="spawn")
+    four = predict(prof, costs, workers=4, chunksize=10, start_method="spawn")
+    assert four.startup_s == pytest.approx(2 * two.startup_s)
+    # With as many workers as cores, only the parent's own CPU competes with the workers.
+    assert two.oversubscription_s < 0.01 * two.compute_s
+    assert four.oversubscription_s > 0.5 * four.compute_s
+    assert four.predicted_s > two.predicted_s
+
+
+def test_compute_is_divided_among_workers(costs: MachineCosts) -> None:
+    prof = Profile(n_items=1000, per_item_s=2e-3)
+    for workers in (1, 2):
+        p = predict(prof, costs, workers=workers, chunksize=50, start_method="fork")
+        assert p.compute_s == pytest.approx(prof.serial_s / workers)
+        assert p.bottleneck == "workers"
+
+
+def test_dispatch_shrinks_with_chunksize_and_tiny_tasks_are_parent_bound(
+        costs: MachineCosts) -> None:
+    prof = Profile(n_items=100_000, per_item_s=1e-7)
+    by_chunk = [predict(prof, costs, workers=2, chunksize=c, start_method="fork")
+                for c in (1, 10, 100, 1000)]
+    dispatch = [p.dispatch_s for p in by_chunk]
+    assert dispatch == sorted(dispatch, reverse=True)
+    assert by_chunk[0].bottleneck == "parent"
+    assert by_chunk[0].dominant() == "dispatch"
+    assert all(p.predicted_s > prof.serial_s for p in by_chunk)
+
+
+def test_big_results_make_serialization_dominant(costs: MachineCosts) -> None:
+    prof = Profile(n_items=200, per_item_s=1e-4, result_bytes=4e6)
+    p = predict(prof, costs, workers=2, chunksize=10, start_method="fork")
+    assert p.dominant() == "serialization"
+    assert p.serialization_s == pytest.approx(200 * (4e6 / 2.5e9 + 4e6 / 1e9))
+
+
+def test_sorted_costs_punish_big_chunks(costs: MachineCosts) -> None:
+    n = 200
+    positions = tuple(i / 19 for i in range(20))
+    sorted_work = Profile(n_items=n, per_item_s=4e-3, sample_positions=positions,
+                          sample_costs_s=tuple(8e-3 * x for x in positions))
+    even_work = dataclasses.replace(sorted_work, sample_costs_s=(4e-3,) * 20)
+    assert sorted_work.has_trend()
+    assert not even_work.has_trend()
+    big_sorted = predict(sorted_work, costs, workers=2, chunksize=100, start_method="fork")
+    big_even = predict(even_work, costs, workers=2, chunksize=100, start_method="fork")
+    small_sorted = predict(sorted_work, costs, workers=2, chunksize=5, start_method="fork")
+    assert big_sorted.imbalance_s > 0.5 * big_sorted.compute_s
+    assert big_even.imbalance_s < 0.01 * big_even.compute_s
+    assert small_sorted.imbalance_s < 0.1 * big_sorted.imbalance_s
+
+
+def test_schedule_follows_pool_greedy_order() -> None:
+    assert model.schedule_makespan([1, 1, 1, 1, 4], chunksize=1, workers=2) == 6
+    assert model.schedule_makespan([4, 1, 1, 1, 1], chunksize=1, workers=2) == 4
+    big = model.schedule_makespan([1.0] * 100_000, chunksize=1, workers=4)
+    assert big == pytest.approx(25_000, rel=1e-3)
+
+
+def test_default_chunksize_is_pools_own() -> None:
+    assert model.default_chunksize(100, 2) == 13
+    assert model.default_chunksize(80, 2) == 10
+    assert model.default_chunksize(1, 8) == 1
+
+
+def test_blas_threads_are_capped_to_the_cores(costs: MachineCosts) -> None:
+    prof = Profile(n_items=100, per_item_s=6e-3, blas_threads=2, per_item_single_blas_s=1e-2)
+    one = predict(prof, costs, workers=1, chunksize=10, start_method="fork")
+    two = predict(prof, costs, workers=2, chunksize=10, start_method="fork")
+    assert (one.blas_threads, two.blas_threads) == (2, 1)
+    assert one.compute_s == pytest.approx(100 * 6e-3)
+    assert two.compute_s == pytest.approx(100 * 1e-2 / 2)
+    uncapped = predict(prof, costs, workers=2, chunksize=10, start_method="fork",
+                       blas_threads=2)
+    assert uncapped.oversubscription_s > 10 * two.oversubscription_s
+
+
+def test_threads_only_help_work_that_releases_the_gil(costs: MachineCosts) -> None:
+    holds = Profile(n_items=200, per_item_s=1e-3, gil_fraction=1.0)
+    frees = dataclasses.replace(holds, gil_fraction=0.0)
+    assert predict_threads(holds, costs, workers=2).predicted_s >= holds.serial_s
+    assert predict_threads(frees, costs, workers=2).predicted_s == pytest.approx(
+        holds.serial_s / 2, rel=0.05)
+
+
+def test_profile_rejects_impossible_values() -> None:
+    with pytest.raises(model.ModelError, match="at least one item"):
+        Profile(n_items=0, per_item_s=1.0)
+    with pytest.raises(model.ModelError, match="differ in length"):
+        Profile(n_items=3, per_item_s=1.0, sample_positions=(0.0,))
+
+
+def test_prediction_terms_compose_the_total(costs: MachineCosts) -> None:
+    prof = Profile(n_items=500, per_item_s=5e-4, arg_bytes=1e4, result_bytes=1e4)
+    for chunksize in (1, 25, 250):
+        p = predict(prof, costs, workers=2, chunksize=chunksize, start_method="forkserver")
+        workers_path = p.compute_s + p.worker_serialization_s + p.imbalance_s \
+            + p.oversubscription_s
+        parent_path = p.dispatch_s + p.serialization_s
+        assert p.predicted_s == pytest.approx(p.startup_s + max(workers_path, parent_path))
+        assert math.isfinite(p.predicted_s)
+        assert set(p.terms()) == {"startup", "dispatch", "serialization", "compute",
+                                  "imbalance", "oversubscription"}
