@@ -47,6 +47,11 @@ _EXPORTS = {
     "chunksize_plot": "plotting",
     "throughput_plot": "plotting",
     "add_caption": "plotting",
+    "Advice": "advise",
+    "AdviceError": "advise",
+    "MachineCosts": "model",
+    "Prediction": "model",
+    "Profile": "model",
 }
 
 __all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 (keys are strings)
@@ -60,7 +65,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
 
 
-_SUBMODULES = {"shm", "card", "plotting", "probes", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "workloads", "_version"}
+_SUBMODULES = {"advise", "model", "validate", "shm", "card", "plotting", "probes", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:
