@@ -63,7 +63,9 @@ POOLS = (7, 3)
 MAPS_PER_POOL = (3, 2)
 #: Single calls timed per pool for a round trip (full, quick mode): the median single call is
 #: steady where a tight loop's mean swings with a long tail of slow wake-ups.
+#: ``tests/benchmarks/bench_probes_vs_plain.py`` prints the tight-loop mean beside it.
 ROUND_TRIPS = (201, 41)
+#: Round trips made and dropped first on each pool or pipe.
 ROUND_TRIP_WARMUPS = 10
 
 MIB = 1 << 20
@@ -304,7 +306,8 @@ def pickle_sweep(kinds: Sequence[str] = workloads.PAYLOAD_KINDS,
 
 
 def memcpy(nbytes: int | None = None, *, repeats: int | None = None) -> Measurement:
-    """Seconds for ``array.copy()`` of a float64 numpy array of ``nbytes`` (default 64 MiB).
+    """Seconds for ``array.copy()`` of a float64 numpy array of ``nbytes`` (default 64 MiB,
+    8 MiB in quick mode).
 
     A fresh array each time, as when pickling allocates its output: the floor for moving data
     within one process.
@@ -404,8 +407,8 @@ def pipe_round_trip(start_method: str | None = None, *, calls: int | None = None
 
 def pipe_throughput(nbytes: int | None = None, start_method: str | None = None, *,
                     repeats: int | None = None, timeout: float | None = None) -> Measurement:
-    """Seconds to receive ``nbytes`` (default 64 MiB) from another process over
-    ``multiprocessing.Pipe`` (``send_bytes``/``recv_bytes``, request included).
+    """Seconds to receive ``nbytes`` (default 64 MiB, 8 MiB in quick mode) from another
+    process over ``multiprocessing.Pipe`` (``send_bytes``/``recv_bytes``, request included).
 
     Examples
     --------
