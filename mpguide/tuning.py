@@ -204,6 +204,79 @@ def chunksize_summary(df):
     return out
 
 
+def chunksize_choices(summary):
+    """One row per task duration: the best ``Pool.map`` chunksize and how the defaults and
+    manual batching compare with it (ratios of median times; 1.0 is as fast as the best)."""
+    import pandas as pd
+
+    rows = []
+    for duration, group in summary.groupby("duration_us"):
+        pool = group[group.strategy == "pool"].set_index("chunksize")
+        other = group.set_index("strategy")
+        default = int(group.default_chunksize.iloc[0])
+        rows.append({
+            "task (µs)": duration, "items": int(group.n_items.iloc[0]),
+            "best chunksize": int(pool["median"].idxmin()),
+            "best speedup": float(pool["speedup"].max()),
+            "Pool default": default,
+            "default / best": float(pool.loc[default, "vs_best"]),
+            "chunksize 1 / best": float(pool.loc[1, "vs_best"]),
+            "executor (1) / best": float(other.loc["executor", "vs_best"]),
+            "batched / best": float(other.loc["batched", "vs_best"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def relative_to_serial(df):
+    """Pool rows of the chunksize sweep with ``relative``: each run's seconds over the median
+    serial time of the same task duration (below 1 the pool wins)."""
+    serial = df[df.strategy == "serial"].groupby("duration_us")["seconds"].median()
+    pool = df[df.strategy == "pool"].copy()
+    pool["relative"] = pool["seconds"] / pool["duration_us"].map(serial)
+    return pool
+
+
+def bar_figure(table, *, x: str, y: str, hue: str | None = None, caption: Any,
+               ylabel: str, title: str | None = None, err: str | None = None,
+               reference: float | None = None):
+    """Grouped bar chart of a summary table (one bar per ``x`` and ``hue``), with optional
+    error bars from column ``err`` and a dashed ``reference`` line, machine-captioned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"way": ["a", "b"], "median": [1.0, 2.0]})
+    >>> fig = bar_figure(t, x="way", y="median", caption="here", ylabel="s")
+    >>> len(fig.axes[0].patches)
+    2
+    >>> import matplotlib.pyplot as plt; plt.close(fig)
+    """
+    import matplotlib.pyplot as plt
+
+    from mpguide import plotting
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    labels = list(dict.fromkeys(table[x]))
+    groups = list(dict.fromkeys(table[hue])) if hue else [None]
+    width = 0.8 / len(groups)
+    for g, group in enumerate(groups):
+        rows = table if hue is None else table[table[hue] == group]
+        rows = rows.set_index(x).reindex(labels)
+        positions = [i + (g - (len(groups) - 1) / 2) * width for i in range(len(labels))]
+        ax.bar(positions, rows[y], width, label=None if hue is None else str(group),
+               yerr=None if err is None else rows[err] / 2, capsize=3)
+    if reference is not None:
+        ax.axhline(reference, linestyle="--", color="0.5")
+    ax.set_xticks(range(len(labels)), [str(label) for label in labels])
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if hue:
+        ax.legend(fontsize="small")
+    ax.grid(True, axis="y", alpha=0.3)
+    return plotting.add_caption(fig, caption)
+
+
 # ---------------------------------------------------------------------------------------------
 # map vs imap vs imap_unordered, and maxtasksperchild
 # ---------------------------------------------------------------------------------------------
@@ -317,8 +390,9 @@ def load_map_variants(start_method: str | None = None):
 def maxtasks_params(start_method: str | None = None) -> dict[str, Any]:
     """Parameters of the ``maxtasksperchild`` comparison for the current mode."""
     return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
-            "n_items": config.scaled(120, 30), "task_us": 1000,
-            "maxtasks": [0, 100, 10, 1], "repeats": config.scaled(3, 2)}
+            "n_items": config.scaled(60, 12), "task_us": 1000,
+            "maxtasks": [0, 10, 1] if not config.quick_mode() else [0, 1],
+            "repeats": config.scaled(3, 2)}
 
 
 def measure_maxtasks(*, start_method: str, mode: str, workers: int, n_items: int, task_us: int,
@@ -384,11 +458,26 @@ def _numpy_rate() -> float:
     return n / best
 
 
+def worker_counts(usable: int) -> list[int]:
+    """Pool sizes to sweep: every count up to twice the usable cores on small machines, a few
+    landmarks (half, all, one and a half, twice the cores) on big ones.
+
+    Examples
+    --------
+    >>> worker_counts(2)
+    [1, 2, 3, 4]
+    >>> worker_counts(16)
+    [1, 2, 8, 16, 24, 32]
+    """
+    if usable <= 4:
+        return list(range(1, 2 * usable + 1))
+    return sorted({1, 2, usable // 2, usable, usable + usable // 2, 2 * usable})
+
+
 def pool_size_params(start_method: str | None = None) -> dict[str, Any]:
     """Parameters of the pool-size sweep for the current mode: 1 to twice the usable cores."""
-    usable = machine.usable_cpus()
     return {"start_method": _method(start_method), "mode": config.mode(),
-            "workers": list(range(1, 2 * usable + 1)), "n_items": config.scaled(48, 16),
+            "workers": worker_counts(machine.usable_cpus()), "n_items": config.scaled(48, 16),
             "task_ms": config.scaled(5, 2), "kinds": list(POOL_SIZE_WORKLOADS),
             "repeats": config.scaled(3, 2)}
 
@@ -433,6 +522,15 @@ def pool_size_summary(df):
     serial = out[out.workers == 0].set_index("workload")["median"]
     out["speedup"] = out.workload.map(serial) / out["median"]
     return out[out.workers > 0].reset_index(drop=True)
+
+
+def pool_size_speedups(df):
+    """Pool rows of the pool-size sweep with ``speedup``: the workload's median serial time
+    over each run's seconds (one row per workers count and repeat, for speedup plots)."""
+    serial = df[df.workers == 0].groupby("workload")["seconds"].median()
+    pool = df[df.workers > 0].copy()
+    pool["speedup"] = pool["workload"].map(serial) / pool["seconds"]
+    return pool
 
 
 # ---------------------------------------------------------------------------------------------
