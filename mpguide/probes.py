@@ -45,9 +45,12 @@ from mpguide.timing import Measurement
 #: Chunksizes of the per-item ``map`` overhead probe (the machine card reports each).
 CHUNKSIZES = (1, 10, 100, 1000)
 
-#: Items per ``map`` call at chunksize 1; larger chunksizes get proportionally more items so
-#: every ``map`` spreads several chunks over each worker.
+#: Items per ``map`` call at chunksize 1 (full mode; a quarter in quick mode). Chunksize ``c``
+#: maps ``min(c, MAP_SCALE_LIMIT)`` times as many, at least ten chunks: the per-item cost
+#: falls about as fast as the chunksize grows up to ~100, so every ``map`` lasts tens of
+#: milliseconds, long enough that one scheduling hiccup does not move the per-item figure.
 MAP_ITEMS = 2_000
+MAP_SCALE_LIMIT = 100
 
 #: Description of the ``__main__`` of :func:`runner.run_fresh`'s child, recorded with the
 #: probes that depend on it (a spawn or forkserver worker re-imports the parent's main).
@@ -60,7 +63,7 @@ FRESH_MAIN = "mpguide._child (stdlib + mpguide)"
 POOLS = (7, 3)
 #: Timed maps per pool and chunksize (full, quick mode), after one warm-up map: the first
 #: big maps of a fresh pool ran up to 10x slower than the next ones here.
-MAPS_PER_POOL = (3, 2)
+MAPS_PER_POOL = (2, 2)
 #: Single calls timed per pool for a round trip (full, quick mode): the median single call is
 #: steady where a tight loop's mean swings with a long tail of slow wake-ups.
 #: ``tests/benchmarks/bench_probes_vs_plain.py`` prints the tight-loop mean beside it.
@@ -200,7 +203,7 @@ def apply_round_trip(start_method: str | None = None, workers: int | None = None
 
 def _items_for(chunksize: int, n_items: int | None) -> int:
     base = config.scaled(MAP_ITEMS, MAP_ITEMS // 4) if n_items is None else n_items
-    return max(base, 10 * chunksize)
+    return max(base * min(chunksize, MAP_SCALE_LIMIT), 10 * chunksize)
 
 
 def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str | None = None,
@@ -211,13 +214,13 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
 
     Each sample is ``(wall time of the map - wall time of the plain loop) / len(items)``, the
     loop being ``list(map(noop, items))`` timed just before; ``items`` holds ``n_items``
-    integers (at least ten chunks' worth). Each of ``n_pools`` pools started in turn (see
+    integers at chunksize 1, more for larger chunksizes (see :data:`MAP_ITEMS`). Each of ``n_pools`` pools started in turn (see
     :data:`POOLS`) runs one warm-up map per chunksize, checked against the loop's result, then
     gives :data:`MAPS_PER_POOL` samples. One record per chunksize.
 
     Examples
     --------
-    >>> by_chunksize = map_item_overhead([1, 100], "fork", 1, n_items=200, n_pools=2)
+    >>> by_chunksize = map_item_overhead([1, 100], "fork", 1, n_items=20, n_pools=2)
     >>> [m.params["chunksize"] for m in by_chunksize]
     [1, 100]
     """

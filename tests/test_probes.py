@@ -28,7 +28,7 @@ def test_apply_round_trip(start_method: str) -> None:
 
 
 def test_map_overhead_falls_with_chunksize(start_method: str) -> None:
-    small, large = probes.map_item_overhead([1, 1000], start_method, 2, n_items=2000,
+    small, large = probes.map_item_overhead([1, 1000], start_method, 2, n_items=500,
                                             n_pools=2)
     assert (small.params["chunksize"], large.params["chunksize"]) == (1, 1000)
     assert large.params["n_items"] >= 10 * 1000
