@@ -361,6 +361,25 @@ def break_even(task_s: Sequence[float], speedup: Sequence[float]) -> float:
     return float(math.exp(math.log(t0) + fraction * (math.log(t1) - math.log(t0))))
 
 
+def format_duration(seconds: float) -> str:
+    """A duration for prose: ``"38 µs"``, ``"1.2 ms"``, or ``"no measured duration"`` for nan.
+
+    Examples
+    --------
+    >>> format_duration(3.8e-5), format_duration(1.23e-3), format_duration(2.5)
+    ('38 µs', '1.2 ms', '2.5 s')
+    >>> format_duration(float("nan"))
+    'no measured duration'
+    """
+    if not math.isfinite(seconds):
+        return "no measured duration"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2g} µs" if seconds < 1e-5 else f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
 def break_evens(summary: pd.DataFrame) -> dict[str, float]:
     """:func:`break_even` of each pool variant of :func:`task_duration_summary` (seconds)."""
     return {v: break_even(g["task_s"], g["speedup"])
@@ -541,7 +560,8 @@ def plot_startup(df: pd.DataFrame) -> Figure:
         ax.bar(xs, part["median_ms"], width, yerr=part["iqr_ms"] / 2, capsize=3,
                label=f"{main} __main__, {which} pool")
     ax.set_xticks(range(len(methods)), methods)
-    ax.set_ylabel("Pool start + stop (ms, median)")
+    ax.set_yscale("log")
+    ax.set_ylabel("Pool start + stop (ms, median, log scale)")
     ax.set_title(f"Starting and stopping a Pool({int(df['workers'].iloc[0])})")
     ax.legend(fontsize=8)
     return _caption(fig, df, "fork, spawn, forkserver")
@@ -558,17 +578,15 @@ def plot_task_duration(df: pd.DataFrame) -> Figure:
     for variant, part in summary.groupby("variant", sort=False):
         left.loglog(part["task_s"] * 1e6, part["per_item_s"] * 1e6, "o-", label=variant)
         if variant != LOOP:
-            right.semilogx(part["task_s"] * 1e6, part["speedup"], "o-", label=variant)
+            seconds = evens[variant]
+            line = right.semilogx(part["task_s"] * 1e6, part["speedup"], "o-",
+                                  label=f"{variant} (break-even {format_duration(seconds)})")
+            if math.isfinite(seconds):
+                right.axvline(seconds * 1e6, color=line[0].get_color(), lw=1, ls=":")
     left.set_xlabel("task duration (µs, measured by the loop)")
     left.set_ylabel("wall time per item (µs)")
     left.legend(fontsize=8)
     right.axhline(1, color="0.4", lw=1, ls="--")
-    for variant, seconds in evens.items():
-        if math.isfinite(seconds):
-            right.axvline(seconds * 1e6, color="0.6", lw=1, ls=":")
-            right.annotate(f"{variant}: {seconds * 1e6:.0f} µs", (seconds * 1e6, 1),
-                           textcoords="offset points", xytext=(4, 6 + 12 * len(variant) % 24),
-                           fontsize=7)
     right.set_xlabel("task duration (µs)")
     right.set_ylabel("speedup over the loop (>1: Pool wins)")
     right.legend(fontsize=8)
@@ -583,10 +601,14 @@ def plot_tiny_tasks(df: pd.DataFrame) -> Figure:
 
     summary = timing.summarize(df, ["variant"])
     fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
-    ax.barh(summary["variant"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
-            color=["0.5", "tab:red", "tab:blue"][: len(summary)])
+    bars = ax.barh(summary["variant"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
+                   color=["0.5", "tab:red", "tab:blue"][: len(summary)])
+    ax.bar_label(bars, labels=[f" {format_duration(v)}" for v in summary["median"]],
+                 fontsize=8, padding=4)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds (median; pool start and stop included)")
+    ax.set_xscale("log")
+    ax.set_xlim(summary["median"].min() / 3, summary["median"].max() * 8)
+    ax.set_xlabel("seconds (median, log scale; pool start and stop included)")
     ax.set_title(f"{int(df['items'].iloc[0]):,} calls of noop(x)")
     return _caption(fig, df)
 
@@ -685,21 +707,6 @@ def _load_note(summary: pd.DataFrame) -> str:
         return ""
     return (f"The 1-minute load average was {load:.1f} on {cores} cores when measured "
             f"(other processes compete with the workers when it nears the core count).")
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for prose: ``"38 µs"``, ``"1.2 ms"``, or ``"no measured duration"`` for nan.
-
-    Examples
-    --------
-    >>> format_duration(3.8e-5), format_duration(1.23e-3), format_duration(float("nan"))
-    ('38 µs', '1.2 ms', 'no measured duration')
-    """
-    if not math.isfinite(seconds):
-        return "no measured duration"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.2g} µs" if seconds < 1e-5 else f"{seconds * 1e6:.0f} µs"
-    return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
 
 
 @claims.claim("tiny-tasks-lose", chapter="overhead", page=PAGE,
