@@ -92,13 +92,13 @@ def test_dead_pipe_peer_fails_fast(start_method: str) -> None:
 
 
 def test_shm_create_attach_leaves_nothing() -> None:
-    m = probes.shm_create_attach(1 << 16, repeats=2)
+    m = probes.shm_create_attach(1 << 16, calls=5)
     assert m.params == {"nbytes": 1 << 16}
     assert m.median > 0  # the leak check of conftest looks at /dev/shm afterwards
 
 
 def test_run_probe_returns_json_records() -> None:
-    (record,) = probes.run_probe("shm_create_attach", {"nbytes": 4096, "repeats": 1})
+    (record,) = probes.run_probe("shm_create_attach", {"nbytes": 4096, "calls": 1})
     assert record["name"] == "shm_create_attach"
     assert probes.Measurement.from_dict(record).median > 0
 

@@ -78,7 +78,10 @@ def plain_apply(workers: int, calls: int = 2000) -> tuple[float, float]:
 
 
 def plain_map_overhead(workers: int, chunksize: int) -> float:
-    items = list(range(max(2000 if not quick() else 500, 10 * chunksize)))
+    """Per-item overhead of ``Pool.map(noop)`` over the plain loop, with the card's item
+    counts (2000 items times min(chunksize, 100), a quarter in quick mode)."""
+    base = 500 if quick() else 2000
+    items = list(range(max(base * min(chunksize, 100), 10 * chunksize)))
     loop = median_time(lambda: list(map(noop, items)), 5)
     with multiprocessing.Pool(workers) as pool:
         pool.map(noop, range(workers))
@@ -136,7 +139,9 @@ def plain_pipe(nbytes: int) -> tuple[float, float]:
             process.kill()
 
 
-def plain_shm(nbytes: int = MIB) -> float:
+def plain_shm(nbytes: int = MIB) -> tuple[float, float]:
+    """(median single create+attach, mean over a tight loop of 200) of a shared-memory
+    segment, closed and unlinked each time."""
     from multiprocessing import shared_memory
 
     def create_attach() -> None:
@@ -146,8 +151,9 @@ def plain_shm(nbytes: int = MIB) -> float:
         segment.close()
         segment.unlink()
 
+    single = median_time(create_attach, 201)
     loops = 200
-    return median_time(lambda: [create_attach() for _ in range(loops)], 7) / loops
+    return single, median_time(lambda: [create_attach() for _ in range(loops)], 7) / loops
 
 
 def plain_figures(workers: int) -> dict[str, float]:
@@ -164,7 +170,8 @@ def plain_figures(workers: int) -> dict[str, float]:
     figures["pickle_dumps_bytes_per_s"], figures["pickle_loads_bytes_per_s"] = plain_pickle(size)
     figures["memcpy_bytes_per_s"] = plain_memcpy(size)
     figures["pipe_bytes_per_s"], figures["pipe_round_trip_s"] = plain_pipe(size)
-    figures["shm_create_attach_s"] = plain_shm()
+    figures["shm_create_attach_s"], figures["shm_create_attach_s (tight-loop mean)"] = \
+        plain_shm()
     return figures
 
 
