@@ -44,6 +44,7 @@ CHAPTER_MODULES: tuple[str, ...] = (
     "mpguide.transfer",
     "mpguide.tuning",
     "mpguide.choosing",
+    "mpguide.validate",
 )
 
 #: Chapter order used for sorting verdicts; chapters not listed sort after these.
