@@ -133,6 +133,31 @@ class Advice:
             "notes": list(self.notes),
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready (for the result cache); :meth:`from_dict` reverses it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Advice:
+        """Rebuild an :class:`Advice` from :meth:`to_dict` output (e.g. read from JSON).
+
+        Examples
+        --------
+        >>> from mpguide import model, workloads
+        >>> advice = advise(workloads.square, range(100), start_methods=["fork"],
+        ...                 probes=model.EXAMPLE_PROBES, time_budget=0.2)
+        >>> Advice.from_dict(json.loads(json.dumps(advice.to_dict()))) == advice
+        True
+        """
+        profile = {k: tuple(v) if isinstance(v, list) else v
+                   for k, v in data["profile"].items()}
+        return cls(
+            function=data["function"], profile=Profile(**profile),
+            costs=MachineCosts(**data["costs"]),
+            predictions=tuple(Prediction(**p) for p in data["predictions"]),
+            recommendation=Recommendation(**data["recommendation"]),
+            notes=tuple(data["notes"]), metadata=dict(data["metadata"]))
+
     def to_frame(self):
         """Tidy rows: one per predicted configuration, every model term a column."""
         import pandas as pd
@@ -191,12 +216,13 @@ class Advice:
         import matplotlib.pyplot as plt
 
         from mpguide import machine
+        from mpguide.plotting import add_caption
 
         df = self.to_frame()
         method = self.recommendation.start_method or config.start_method()
         pool = df[(df["tool"] == "pool") & (df["start_method"] == method)]
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+            _, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
         for workers, rows in pool.groupby("workers"):
             ordered = rows.sort_values("chunksize")
             ax.plot(ordered["chunksize"], ordered["predicted_s"], marker="o", ms=3,
@@ -215,9 +241,8 @@ class Advice:
         ax.set_xlabel("chunksize")
         ax.set_ylabel(f"predicted wall time (s), start method {method}")
         ax.legend(fontsize=8)
-        meta = dict(self.metadata) or machine.collect_metadata()
-        ax.figure.text(0.01, 0.005, machine.caption(meta, method), fontsize=7, color="0.35")
-        return ax.figure
+        return add_caption(ax.figure, dict(self.metadata) or machine.collect_metadata(),
+                           start_method=method)
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -302,9 +327,9 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     start = time.perf_counter()
     first = func(items[0])
     warm_up = time.perf_counter() - start
-    # A fast first call is a warm-up (first-call imports and caches are start-up, not per-item
-    # cost) and is repeated; a slow one is kept as the first item's cost.
-    costs, results = ([], []) if warm_up < budget * 0.1 else ([warm_up], [first])
+    # The first call is a warm-up (first-call imports, such as numpy's, and caches are paid
+    # once per worker, not per item) and is repeated, unless it alone took half the budget.
+    costs, results = ([], []) if warm_up < budget * 0.5 else ([warm_up], [first])
     for item in items[len(costs):]:
         start = time.perf_counter()
         results.append(func(item))

@@ -456,14 +456,15 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
     parent_path = dispatch + serialization
     cpu_path = (parent_path + n * (per_item * threads_per_worker + worker_ser)) / costs.cores
     steady = max(parent_path, worker_path, cpu_path)
+    parent_bound = parent_path >= max(worker_path, cpu_path)
     return Prediction(
         tool="pool", workers=workers, chunksize=chunksize, start_method=start_method,
         blas_threads=blas_threads, n_chunks=n_chunks, startup_s=startup, dispatch_s=dispatch,
         serialization_s=serialization, worker_serialization_s=n * worker_ser / workers,
         compute_s=compute, imbalance_s=max(0.0, makespan - compute - n * worker_ser / workers),
-        oversubscription_s=max(0.0, max(worker_path, cpu_path) - makespan),
+        oversubscription_s=0.0 if parent_bound else max(worker_path, cpu_path) - makespan,
         predicted_s=startup + steady,
-        bottleneck="parent" if parent_path >= max(worker_path, cpu_path) else "workers",
+        bottleneck="parent" if parent_bound else "workers",
     )
 
 

@@ -149,25 +149,38 @@ def _time_threads(func: Callable[[Any], Any], items: list[Any], workers: int,
     return time.perf_counter() - start
 
 
-def _time_joblib(func: Callable[[Any], Any], items: list[Any], workers: int) -> float:
-    """``Parallel(n_jobs=workers, batch_size="auto")`` from cold workers, as a script's single
-    call pays it (the reusable executor is shut down after each timing)."""
+def _time_joblib(func: Callable[[Any], Any], items: list[Any], workers: int, *,
+                 cold: bool = True) -> float:
+    """``Parallel(n_jobs=workers, batch_size="auto")``: from cold workers, as a script's single
+    call pays it (the reusable executor is shut down first), or warm (run once untimed)."""
     from joblib import Parallel, delayed
+
+    def call() -> None:
+        Parallel(n_jobs=workers, batch_size="auto")(delayed(func)(x) for x in items)
+
+    if cold:
+        _shutdown_joblib()
+    else:
+        call()
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def _shutdown_joblib() -> None:
     from joblib.externals.loky import get_reusable_executor
 
     get_reusable_executor().shutdown(wait=True)
-    start = time.perf_counter()
-    Parallel(n_jobs=workers, batch_size="auto")(delayed(func)(x) for x in items)
-    elapsed = time.perf_counter() - start
-    get_reusable_executor().shutdown(wait=True)
-    return elapsed
 
 
 def _time_serial(func: Callable[[Any], Any], items: list[Any]) -> float:
+    """The plain loop, keeping the results as a real loop does (big results then cost their
+    memory, as they do in a pool)."""
     start = time.perf_counter()
-    for item in items:
-        func(item)
-    return time.perf_counter() - start
+    results = [func(item) for item in items]
+    elapsed = time.perf_counter() - start
+    del results
+    return elapsed
 
 
 def _repeat(run: Callable[[], float], repeats: int) -> list[float]:
@@ -179,7 +192,10 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
     """Advise on workload ``name``, then measure the sweep, the peers and the recommendation.
 
     Run through :func:`mpguide.runner.run_fresh` (see :func:`load_validation`) so that pool
-    start-up describes a plain script. Returns JSON-ready ``{"advice", "records"}``.
+    start-up describes a plain script. Every configuration is timed once per round, rounds
+    repeated ``repeats`` times, so that a change of load on a shared machine hits all of them
+    alike. Each pool's result is checked against the loop's. Returns JSON-ready
+    ``{"advice", "advise_s", "records", "metadata"}``.
     """
     from mpguide import advise, machine
     from mpguide.model import default_chunksize, predict
@@ -188,59 +204,91 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
     workload = WORKLOADS[name]
     items = workload.items()
     func = workload.func
+    probes = advise.machine_probes()  # read (or measure) the card outside the advisor's time
     start = time.perf_counter()
-    advice = advise.advise(func, items, start_methods=[start_method])
+    advice = advise.advise(func, items, start_methods=[start_method], probes=probes)
     advise_s = time.perf_counter() - start
     cores = advice.costs.cores
-    predicted = {(p.workers, p.chunksize): p for p in advice.predictions
-                 if p.tool == "pool" and p.start_method == start_method}
-    serial = _repeat(lambda: _time_serial(func, items), repeats)
     expected = [func(x) for x in items]
-    records: list[dict[str, Any]] = [{"kind": "serial", "tool": "serial", "workers": 1,
-                                      "chunksize": None, "samples": serial,
-                                      "predicted_s": advice.serial_s}]
+
+    def pool_run(workers: int, chunksize: int | None, blas: int | None) -> Callable[[], float]:
+        def run() -> float:
+            elapsed, result = _time_pool(func, items, workers=workers, chunksize=chunksize,
+                                         method=start_method, blas_threads=blas,
+                                         timeout=timeout)
+            check_same(expected, result)
+            return elapsed
+        return run
+
+    configs: list[tuple[dict[str, Any], Callable[[], float]]] = [
+        ({"kind": "serial", "tool": "serial", "workers": 1, "chunksize": None,
+          "predicted_s": advice.serial_s}, lambda: _time_serial(func, items))]
     for workers in advise.worker_candidates(cores):
         for chunksize in sweep_chunksizes(len(items), workers):
-            pred = predicted.get((workers, chunksize)) or predict(
-                advice.profile, advice.costs, workers=workers, chunksize=chunksize,
-                start_method=start_method)
-            if pred.predicted_s > MAX_CONFIG_S:
-                continue
-            config_kw = {"workers": workers, "chunksize": chunksize, "method": start_method,
-                         "blas_threads": pred.blas_threads, "timeout": timeout}
-            _, result = _time_pool(func, items, **config_kw)
-            check_same(expected, result)
-            samples = _repeat(lambda kw=config_kw: _time_pool(func, items, **kw)[0], repeats)
-            records.append({"kind": "sweep", "tool": "pool", "workers": workers,
-                            "chunksize": chunksize, "blas_threads": pred.blas_threads,
-                            "samples": samples, "predicted_s": pred.predicted_s})
-    records.append({"kind": "pool-default", "tool": "pool", "workers": cores,
-                    "chunksize": default_chunksize(len(items), cores), "samples": _repeat(
-                        lambda: _time_pool(func, items, workers=cores, chunksize=None,
-                                           method=start_method, timeout=timeout)[0],
-                        repeats)})
-    records.append({"kind": "joblib-auto", "tool": "joblib", "workers": cores,
-                    "chunksize": None,
-                    "samples": _repeat(lambda: _time_joblib(func, items, cores), repeats)})
+            pred = predict(advice.profile, advice.costs, workers=workers, chunksize=chunksize,
+                           start_method=start_method)
+            if pred.predicted_s <= MAX_CONFIG_S:
+                configs.append(({"kind": "sweep", "tool": "pool", "workers": workers,
+                                 "chunksize": chunksize, "blas_threads": pred.blas_threads,
+                                 "predicted_s": pred.predicted_s},
+                                pool_run(workers, chunksize, pred.blas_threads)))
+    configs.append(({"kind": "pool-default", "tool": "pool", "workers": cores,
+                     "chunksize": default_chunksize(len(items), cores)},
+                    pool_run(cores, None, None)))
+    configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": cores,
+                     "chunksize": None}, lambda: _time_joblib(func, items, cores)))
+    configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": cores,
+                     "chunksize": None}, lambda: _time_joblib(func, items, cores, cold=False)))
     rec = advice.recommendation
     if rec.tool == "pool":
-        samples = _repeat(lambda: _time_pool(
-            func, items, workers=rec.workers, chunksize=rec.chunksize, method=start_method,
-            blas_threads=rec.blas_threads, timeout=timeout)[0], repeats)
+        run_recommended = pool_run(rec.workers, rec.chunksize, rec.blas_threads)
     elif rec.tool == "threads":
-        samples = _repeat(lambda: _time_threads(func, items, rec.workers, rec.chunksize),
-                          repeats)
+        def run_recommended() -> float:
+            return _time_threads(func, items, rec.workers, rec.chunksize)
     else:
-        samples = serial
-    records.append({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
-                    "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
-                    "samples": samples, "predicted_s": rec.predicted_s})
+        def run_recommended() -> float:
+            return _time_serial(func, items)
+    configs.append(({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
+                     "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
+                     "predicted_s": rec.predicted_s}, run_recommended))
+    samples: list[list[float]] = [[] for _ in configs]
+    for _ in range(repeats):
+        for index, (_, run) in enumerate(configs):
+            samples[index].append(run())
+    _shutdown_joblib()
     meta = machine.collect_metadata()
-    for record in records:
-        record.update(workload=name, shape=workload.shape, start_method=start_method,
-                      n_items=len(items), measured_s=statistics.median(record["samples"]))
+    records = [{**record, "samples": taken, "workload": name, "shape": workload.shape,
+                "start_method": start_method, "n_items": len(items),
+                "measured_s": statistics.median(taken)}
+               for (record, _), taken in zip(configs, samples, strict=True)]
     return {"advice": advice.to_json(), "advise_s": advise_s, "records": records,
             "metadata": meta}
+
+
+def advice_record(name: str, start_method: str) -> dict[str, Any]:
+    """:meth:`Advice.to_dict` of the advisor on workload ``name`` (run in a fresh
+    interpreter by :func:`load_advice`)."""
+    from mpguide import advise
+
+    workload = WORKLOADS[name]
+    methods = None if start_method == "all" else [start_method]
+    return advise.advise(workload.func, workload.items(), start_methods=methods).to_dict()
+
+
+def load_advice(name: str, start_methods: str = "all") -> Any:
+    """The advisor's :class:`~mpguide.advise.Advice` on workload ``name``, computed in a fresh
+    interpreter (so a script or notebook never starts processes itself) and cached.
+
+    ``start_methods="all"`` predicts every start method of the platform, otherwise one.
+    """
+    from mpguide import runner
+    from mpguide.advise import Advice
+    from mpguide.cache import ResultCache
+
+    data = ResultCache().get_or_measure(
+        "advisor-advice", {"name": name, "start_method": start_methods},
+        lambda **kw: runner.run_fresh("mpguide.validate:advice_record", kw, timeout=300))
+    return Advice.from_dict(data)
 
 
 def load_validation(names: Sequence[str] | None = None, start_method: str | None = None,
@@ -248,7 +296,7 @@ def load_validation(names: Sequence[str] | None = None, start_method: str | None
     """Tidy validation records of every workload (cached): one row per measured configuration.
 
     Columns: ``workload``, ``shape``, ``kind`` (``serial``, ``sweep``, ``pool-default``,
-    ``joblib-auto``, ``recommended``), ``tool``, ``workers``, ``chunksize``, ``measured_s``
+    ``joblib-auto`` (cold workers), ``joblib-auto-warm``, ``recommended``), ``tool``, ``workers``, ``chunksize``, ``measured_s``
     (median), ``predicted_s``, ``error`` (relative, signed), ``advise_s`` and the machine
     metadata.
     """
@@ -299,6 +347,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
             "vs_best": recommended / best,
             "vs_pool_default": recommended / measured("pool-default"),
             "vs_joblib_auto": recommended / measured("joblib-auto"),
+            "vs_joblib_auto_warm": recommended / measured("joblib-auto-warm"),
             "serial_s": measured("serial"), "recommended_s": recommended,
             "advise_s": float(rows_of["advise_s"].iloc[0]),
         })
@@ -315,7 +364,7 @@ def plot_validation(df: pd.DataFrame, ax=None):
     ±15% band; returns the figure (with the machine caption)."""
     import matplotlib.pyplot as plt
 
-    from mpguide import machine
+    from mpguide.plotting import add_caption
 
     sweep = df[df["kind"] == "sweep"]
     if ax is None:
@@ -337,9 +386,7 @@ def plot_validation(df: pd.DataFrame, ax=None):
     ax.legend(fontsize=8)
     meta = {k.removeprefix("meta_"): v for k, v in df.iloc[0].items()
             if k.startswith("meta_")}
-    ax.figure.text(0.01, 0.005, machine.caption(meta, str(df["start_method"].iloc[0])),
-                   fontsize=7, color="0.35")
-    return ax.figure
+    return add_caption(ax.figure, meta, start_method=str(df["start_method"].iloc[0]))
 
 
 # --- claims ------------------------------------------------------------------------------

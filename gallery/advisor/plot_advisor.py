@@ -1,0 +1,73 @@
+"""
+Will a Pool speed up this function? Ask the advisor
+===================================================
+
+:func:`mpguide.advise.advise` runs a function on a small sample of its items (in a child
+process, with a timeout), combines that profile with this machine's overhead figures (the
+machine card) and predicts the wall time of
+``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)``, start-up included, for a grid of
+worker counts, chunksizes and start methods. Here it is asked about two workloads of
+:mod:`mpguide.validate`: a pure-Python task of about 2 ms per item, and tiny items where a Pool
+can only lose. Swap in your own function in the last cell.
+"""
+
+# %%
+# A compute-bound function
+# ------------------------
+# Each item spins for about two milliseconds, holding the GIL. The advisor's recommendation and
+# its notes (the dominant cost, the guide page about it) come first, then every predicted
+# configuration with the model's terms as columns, fastest first.
+from mpguide import advise, validate
+
+compute = validate.load_advice("compute")
+print(advise.render_text(compute))
+
+# %%
+columns = ["tool", "workers", "chunksize", "start_method", "startup_s", "dispatch_s",
+           "serialization_s", "compute_s", "imbalance_s", "predicted_s", "speedup"]
+compute.to_frame()[columns].sort_values("predicted_s").head(10).round(4)
+
+# %%
+# Predicted time against chunksize
+# --------------------------------
+# One line per worker count for the recommended start method; the dashed line is the plain
+# loop and the star the recommendation. Too small a chunksize pays the pool's per-chunk cost
+# for every item, too large a one leaves workers idle at the end.
+fig = compute.plot()
+
+# %%
+# Tiny items: keep the loop
+# -------------------------
+# ``square`` of small integers costs a fraction of a microsecond, less than sending the item
+# to a worker. The advisor says so, and names the cost that decides.
+tiny = validate.load_advice("tiny")
+print(advise.render_text(tiny))
+
+# %%
+fig = tiny.plot()
+
+# %%
+# Predicted against measured
+# --------------------------
+# How good are the predictions? The validation benchmark timed the real pools for every
+# workload of :data:`mpguide.validate.WORKLOADS` (quick mode shrinks it); each point is one
+# configuration, the grey band is ±15%.
+df = validate.load_validation()
+fig = validate.plot_validation(df)
+validate.summary(df).round(2)
+
+# %%
+# What to copy
+# ------------
+# Run the advisor on your own function (defined with ``def`` in an importable module, not in
+# this script or a notebook cell) from a shell::
+#
+#     python -m mpguide advise mymodule:process --items mymodule:load_items
+#
+# or from Python under a main guard, then paste the snippet it prints.
+if __name__ == "__main__":
+    from mpguide import workloads
+
+    advice = advise.advise(workloads.spin, [workloads.iterations_for(1e-3)] * 300,
+                           time_budget=1.0)
+    print(advice.snippet())
