@@ -57,12 +57,12 @@ MAP_SCALE_LIMIT = 100
 FRESH_MAIN = "mpguide._child (stdlib + mpguide)"
 
 #: Pools started in turn by the warm-pool probes (full, quick mode). On the 2-core VM this
-#: was written on, the median ``apply`` round trip of one ``Pool(2)`` was 32-40 µs for most
-#: pools and 100-800 µs for about one in four (where the scheduler put its threads), stable
-#: for the pool's life: sampling several pools gives a median that a second run reproduces.
+#: was written on, about one ``Pool(2)`` in four had a median ``apply`` round trip several
+#: times slower than the others (where the scheduler put its threads), for the pool's whole
+#: life: sampling several pools gives a median that a second run reproduces.
 POOLS = (7, 3)
 #: Timed maps per pool and chunksize (full, quick mode), after one warm-up map: the first
-#: big maps of a fresh pool ran up to 10x slower than the next ones here.
+#: big maps of a fresh pool ran several times slower than the next ones on that VM.
 MAPS_PER_POOL = (2, 2)
 #: Single calls timed per pool for a round trip (full, quick mode): the median single call is
 #: steady where a tight loop's mean swings with a long tail of slow wake-ups.
