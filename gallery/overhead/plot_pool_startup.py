@@ -44,6 +44,10 @@ first
 # Start one pool and reuse it for all your work rather than one pool per batch; under
 # ``spawn`` keep heavy imports that workers do not need out of the top of your script (import
 # them inside the functions that use them). Every wait is bounded.
+#
+# Run as a script under ``spawn`` or ``forkserver``, each worker re-imports this file and
+# re-runs the cells above (they only read the cache here); in your own script keep such work
+# under the main guard as well.
 if __name__ == "__main__":
     import multiprocessing
 

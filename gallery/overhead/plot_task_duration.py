@@ -41,6 +41,10 @@ fig = overhead.plot_task_duration(durations)
 # Time one call of your function first. Well below the break-even duration, let ``Pool.map``
 # chunk the items (leave ``chunksize`` at its default or raise it) or do not parallelize;
 # well above it, chunksize 1 balances the load best.
+#
+# Run as a script under ``spawn`` or ``forkserver``, each worker re-imports this file and
+# re-runs the cells above (they only read the cache here); in your own script keep such work
+# under the main guard as well.
 if __name__ == "__main__":
     import multiprocessing
     import time

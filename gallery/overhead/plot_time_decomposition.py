@@ -38,6 +38,10 @@ fig = overhead.plot_decomposition(tasks)
 # The same instrumentation for your own function: wrap it with ``functools.partial`` around
 # :func:`mpguide.workloads.timed_call` (both importable, so any start method can unpickle
 # them) and compare the summed task time with the wall time.
+#
+# Run as a script under ``spawn`` or ``forkserver``, each worker re-imports this file and
+# re-runs the cells above (they only read the cache here); in your own script keep such work
+# under the main guard as well.
 if __name__ == "__main__":
     import functools
     import multiprocessing

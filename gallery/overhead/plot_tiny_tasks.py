@@ -38,6 +38,10 @@ overhead.dispatch_summary(overhead.load_dispatch())
 # ------------
 # For many tiny tasks, batch them: let ``map`` pick its chunksize (the default) or pass a large
 # one, so that each message to a worker carries milliseconds of work.
+#
+# Run as a script under ``spawn`` or ``forkserver``, each worker re-imports this file and
+# re-runs the cells above (they only read the cache here); in your own script keep such work
+# under the main guard as well.
 if __name__ == "__main__":
     import multiprocessing
 
