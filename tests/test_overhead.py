@@ -4,6 +4,7 @@ synthetic data, claims that evaluate to verdicts, figures that carry the machine
 from __future__ import annotations
 
 import math
+import multiprocessing
 
 import matplotlib
 import pandas as pd
@@ -34,6 +35,8 @@ def test_startup_light_main(start_method: str) -> None:
     assert (summary["median_ms"] > 0).all()
 
 
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="compares spawn with fork")
 def test_startup_heavy_main_reimports_under_spawn() -> None:
     df = overhead.load_startup(["fork", "spawn"], mains=tuple(overhead.MAINS))
     summary = overhead.startup_summary(df)
