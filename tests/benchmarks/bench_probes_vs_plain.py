@@ -200,7 +200,8 @@ def main() -> None:
     second = run_card()
     a, b = card_figures(first), card_figures(second)
     print(f"mode={first['mode']}  workers={workers}  python={first['python']}  "
-          f"cpu={first['cpu_model']}  load_avg_1m={first['load_avg_1m']}")
+          f"cpu={first['cpu_model']}  load_avg_1m={first['load_avg_1m']} (card 1), "
+          f"{second['load_avg_1m']} (card 2)")
     print(f"{'probe':<40}{'card 1':>11}{'card 2':>11}{'plain':>11}{'card/plain':>11}"
           f"{'run spread':>11}")
     ratios, spreads = [], []
