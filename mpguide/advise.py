@@ -65,6 +65,8 @@ THREAD_CPU_MIN_S = 0.2
 #: The function "uses BLAS threads" when, while it runs, the process's other threads (the BLAS
 #: pool) burn at least this fraction of the CPU time of the thread calling it.
 BLAS_GAIN = 0.1
+#: Seconds each step of :func:`free_cores` spins (three steps).
+FREE_CORES_S = 0.15
 #: Chunksizes tried besides Pool's default and the balanced ones (``n / (k * workers)``).
 CHUNKSIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 50_000)
 
@@ -178,7 +180,7 @@ class Advice:
         rows = []
         method = self.recommendation.start_method or config.start_method()
         for count in cores:
-            costs = dataclasses.replace(self.costs, cores=int(count))
+            costs = dataclasses.replace(self.costs, cores=int(count), free_cores=None)
             best = min((predict(self.profile, costs, workers=int(count), chunksize=c,
                                 start_method=method)
                         for c in chunk_candidates(self.profile.n_items, int(count))),
@@ -391,21 +393,19 @@ def _cpu_per_wall(run: Callable[[], Any], budget: float) -> float:
 
 def _relative_parallelism(one: Callable[[], Any], many: Callable[[], Any], budget: float,
                           rounds: int = 3) -> float:
-    """How many cores ``many`` keeps busy relative to ``one`` (CPU per wall second, median of
-    interleaved rounds): about 1 for threads that hold the GIL, up to the thread count for
-    work that releases it.
+    """How many cores ``many`` keeps busy relative to ``one`` (CPU per wall second, the least
+    of interleaved rounds, so that one lucky round cannot pass for parallelism): about 1 for
+    threads that hold the GIL, up to the thread count for work that releases it.
 
     CPU time, not a wall-time race, and relative to the single-threaded run: on a shared
     machine other processes take the same share from both, and cannot make GIL-bound work
     look parallel.
     """
-    import statistics
-
     ratios = []
     for _ in range(rounds):
         base = _cpu_per_wall(one, budget)
         ratios.append(_cpu_per_wall(many, budget) / max(base, 1e-9))
-    return statistics.median(ratios)
+    return min(ratios)
 
 
 def _noop(x: Any) -> Any:
@@ -488,7 +488,7 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
     --------
     >>> from mpguide import workloads
     >>> p = profile(workloads.spin, [20_000] * 40, start_method="fork", time_budget=0.3)
-    >>> p.n_items, p.per_item_s > 0, p.gil_fraction > 0.5
+    >>> p.n_items, p.per_item_s > 0, len(p.sample_costs_s) <= 10
     (40, True, True)
     """
     method = config.validate_start_method(start_method or config.start_method())
@@ -622,6 +622,42 @@ def worker_candidates(max_workers: int) -> list[int]:
     return sorted(counts)
 
 
+def _spin_for(seconds: float) -> int:
+    """Spin (pure Python) for ``seconds`` of wall time; return the iterations done."""
+    from mpguide import workloads
+
+    done, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        workloads.spin(2_000)
+        done += 2_000
+    return done
+
+
+def free_cores(cores: int, start_method: str | None = None, timeout: float | None = None,
+               seconds: float = FREE_CORES_S) -> float:
+    """Cores' worth of CPU a pool of ``cores`` workers gets right now (1 to ``cores``).
+
+    One worker spins alone, then all ``cores`` spin at once, then one alone again: the work
+    done together over the work one does alone in the same time. On an idle machine that is
+    ``cores``; when other jobs keep the machine busy it is what they leave, and what a pool
+    started now can count on.
+    """
+    timeout = DEFAULT_PROFILE_TIMEOUT if timeout is None else timeout
+    with pools.bounded_pool(cores, start_method, timeout) as pool:
+        pools.wait_result(pool.map_async(_spin_for, [0.0] * cores, chunksize=1), pool, timeout)
+
+        def run(tasks: int) -> float:
+            start = time.perf_counter()
+            done = pools.wait_result(pool.map_async(_spin_for, [seconds] * tasks, chunksize=1),
+                                     pool, timeout, what="the free-cores probe")
+            return sum(done) / (time.perf_counter() - start)
+
+        alone = run(1)
+        together = run(cores)
+        alone = (alone + run(1)) / 2
+    return min(float(cores), max(1.0, together / alone))
+
+
 def machine_probes() -> dict[str, Any]:
     """The machine card's probes (measured once per machine and cached)."""
     from mpguide import card
@@ -633,7 +669,8 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
            start_methods: Sequence[str] | None = None, max_workers: int | None = None,
            time_budget: float = DEFAULT_TIME_BUDGET, timeout: float | None = None,
            probes: Mapping[str, Any] | None = None,
-           metadata: Mapping[str, Any] | None = None) -> Advice:
+           metadata: Mapping[str, Any] | None = None,
+           measure_free_cores: bool = True) -> Advice:
     """Profile ``func`` on a sample of ``items``, predict every configuration, recommend one.
 
     Parameters
@@ -653,6 +690,9 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
         The machine card's ``probes`` (default: :func:`machine_probes`).
     metadata
         Machine record for the figure caption (default: collected).
+    measure_free_cores
+        Measure how many cores' worth of CPU the workers can get right now
+        (:func:`free_cores`); ``False`` assumes every usable core is free.
     """
     from mpguide import machine
 
@@ -664,7 +704,9 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
                    timeout=timeout)
     meta = dict(metadata or machine.collect_metadata())
     cores = int(meta.get("usable_cpus") or machine.usable_cpus())
-    costs = MachineCosts.from_probes(probes if probes is not None else machine_probes(), cores)
+    free = free_cores(cores, preferred, timeout) if measure_free_cores and cores > 1 else None
+    costs = MachineCosts.from_probes(probes if probes is not None else machine_probes(), cores,
+                                     free_cores=free)
     max_workers = max(1, max_workers or cores)
     predictions = [
         predict(prof, costs, workers=w, chunksize=c, start_method=m)
@@ -742,6 +784,11 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
             f"each worker to {cap} (initializer=mpguide.advise.limit_blas_threads, "
             f"initargs=({cap},), or threadpoolctl), as joblib does "
             f"({PAGES['oversubscription']}).")
+    if costs.parallelism < 0.8 * costs.cores:
+        notes.append(
+            f"The machine is busy: a pool got only {costs.parallelism:.1f} of its "
+            f"{costs.cores} usable cores' worth of CPU while the advisor ran, and the "
+            f"prediction counts on that. On an idle machine parallel work would do better.")
     if rec.tool == "pool" and rec.start_method in ("spawn", "forkserver"):
         notes.append(
             f"Start-up was measured from a script whose __main__ imports only mpguide; under "

@@ -103,9 +103,21 @@ class MachineCosts:
     #: only when the profile did not time pickling itself.
     pickle_dumps_bytes_per_s: float
     pickle_loads_bytes_per_s: float
+    #: Cores' worth of CPU this process could get when the advisor ran (measured by
+    #: :func:`mpguide.advise.free_cores`; ``None``: all of :attr:`cores`). On a shared machine
+    #: other jobs take the rest, and the workers share what is left.
+    free_cores: float | None = None
+
+    @property
+    def parallelism(self) -> float:
+        """Cores the workers can really run on: :attr:`free_cores`, at most :attr:`cores`."""
+        if self.free_cores is None:
+            return float(self.cores)
+        return min(float(self.cores), max(1.0, self.free_cores))
 
     @classmethod
-    def from_probes(cls, probes: Mapping[str, Any], cores: int) -> MachineCosts:
+    def from_probes(cls, probes: Mapping[str, Any], cores: int,
+                    free_cores: float | None = None) -> MachineCosts:
         """Derive the model's constants from a machine card's ``probes`` dict.
 
         The per-item map overhead ``o(c)`` measured at chunksizes ``c`` is split into a cost
@@ -142,6 +154,7 @@ class MachineCosts:
             pipe_bytes_per_s=float(probes["pipe_bytes_per_s"]),
             pickle_dumps_bytes_per_s=float(probes["pickle_dumps_bytes_per_s"]),
             pickle_loads_bytes_per_s=float(probes["pickle_loads_bytes_per_s"]),
+            free_cores=free_cores,
         )
 
     def startup_s(self, start_method: str, workers: int) -> float:
@@ -452,9 +465,10 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
                      * math.sqrt(2 * math.log(workers)) / 2)
     threads_per_worker = blas_threads or 1
     busy = workers * threads_per_worker
-    worker_path = makespan * max(1.0, busy / costs.cores)
+    worker_path = makespan * max(1.0, busy / costs.parallelism)
     parent_path = dispatch + serialization
-    cpu_path = (parent_path + n * (per_item * threads_per_worker + worker_ser)) / costs.cores
+    cpu_path = (parent_path + n * (per_item * threads_per_worker + worker_ser)) \
+        / costs.parallelism
     steady = max(parent_path, worker_path, cpu_path)
     parent_bound = parent_path >= max(worker_path, cpu_path)
     return Prediction(
@@ -488,7 +502,7 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
     n = profile.n_items
     chunksize = default_chunksize(n, workers) if chunksize is None else max(1, int(chunksize))
     n_chunks = math.ceil(n / chunksize)
-    parallel = min(workers, costs.cores)
+    parallel = min(workers, costs.parallelism)
     serial_part = n * profile.per_item_s * profile.gil_fraction
     compute = n * profile.per_item_s * (1 - profile.gil_fraction) / parallel + serial_part
     dispatch = n_chunks * profile.thread_chunk_overhead_s

@@ -242,20 +242,21 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
     rec = advice.recommendation
     if rec.tool == "pool":
         run_recommended = pool_run(rec.workers, rec.chunksize, rec.blas_threads)
-    elif rec.tool == "threads":
-        def run_recommended() -> float:
-            return _time_threads(func, items, rec.workers, rec.chunksize)
     else:
         def run_recommended() -> float:
-            return _time_serial(func, items)
-    configs.append(({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
-                     "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
-                     "predicted_s": rec.predicted_s}, run_recommended))
+            return _time_threads(func, items, rec.workers, rec.chunksize)
+    if rec.tool != "serial":
+        configs.append(({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
+                         "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
+                         "predicted_s": rec.predicted_s}, run_recommended))
     samples: list[list[float]] = [[] for _ in configs]
     for _ in range(repeats):
         for index, (_, run) in enumerate(configs):
             samples[index].append(run())
     _shutdown_joblib()
+    if rec.tool == "serial":  # the recommendation is the loop: the same measurement
+        configs.append(({**configs[0][0], "kind": "recommended"}, run_recommended))
+        samples.append(samples[0])
     meta = machine.collect_metadata()
     records = [{**record, "samples": taken, "workload": name, "shape": workload.shape,
                 "start_method": start_method, "n_items": len(items),
