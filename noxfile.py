@@ -20,11 +20,54 @@ def install(session: nox.Session, *groups: str) -> None:
     session.install("-e", ".", *deps)
 
 
+#: Where ``nox -s docs`` (and the quick build of ``nox -s tests``) writes the site.
+SITE_DIR = "docs/_build/html"
+
+
+def build_docs(session: nox.Session, *sphinx_args: str, quick: bool = False,
+               fresh: bool = False) -> None:
+    """Run sphinx-build under -W --keep-going, executing every gallery script and guide page.
+
+    The build bounds itself (docs/_ext/mpguide_build.py): each example and notebook cell by
+    MPGUIDE_EXAMPLE_TIMEOUT, the whole build by MPGUIDE_BUILD_TIMEOUT; -T prints the full
+    traceback of a failed example or cell.
+    """
+    env = {}
+    if quick:
+        env["MPGUIDE_QUICK"] = "1"
+    if fresh:
+        env["MPGUIDE_FRESH"] = "1"
+    session.run("python", "-m", "sphinx", "-T", "-W", "--keep-going", "-b", "html", "docs",
+                SITE_DIR, *sphinx_args, env=env)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite and the doctests of every module."""
-    install(session, "test")
-    session.run("pytest", *session.posargs)
+    """Run the tests and doctests, then a quick docs build and the browser check of the site.
+
+    With arguments (``nox -s tests -- tests/test_x.py``) only pytest runs, with them.
+    """
+    install(session, "test", "docs")
+    if session.posargs:
+        session.run("pytest", *session.posargs)
+        return
+    session.run("pytest", "--ignore=tests/test_site.py")
+    build_docs(session, quick=True)
+    session.run("pytest", "tests/test_site.py", env={"MPGUIDE_SITE_DIR": SITE_DIR})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the guide into docs/_build/html, measuring on this machine (cached between builds).
+
+    ``nox -s docs -- --quick`` shrinks the sweeps (MPGUIDE_QUICK=1); ``-- --fresh`` re-measures
+    everything (MPGUIDE_FRESH=1); other arguments go to sphinx-build.
+    """
+    install(session, "docs")
+    args = list(session.posargs)
+    quick, fresh = "--quick" in args, "--fresh" in args
+    args = [arg for arg in args if arg not in {"--quick", "--fresh"}]
+    build_docs(session, *args, quick=quick, fresh=fresh)
 
 
 @nox.session

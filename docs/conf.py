@@ -55,6 +55,8 @@ html_title = f"mpguide {release}"
 html_static_path = ["_static"]
 html_css_files = ["mpguide.css"]
 html_show_sourcelink = False
+html_favicon = "_static/favicon.svg"
+html_context = {"default_mode": "auto"}  # light/dark from the reader's system setting
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
