@@ -65,7 +65,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
 
 
-_SUBMODULES = {"advise", "model", "validate", "shm", "card", "plotting", "probes", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "workloads", "_version"}
+_SUBMODULES = {"advise", "model", "validate", "shm", "card", "plotting", "probes", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "waiting", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:

@@ -44,6 +44,7 @@ CHAPTER_MODULES: tuple[str, ...] = (
     "mpguide.transfer",
     "mpguide.tuning",
     "mpguide.choosing",
+    "mpguide.waiting",
     "mpguide.validate",
 )
 

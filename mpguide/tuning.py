@@ -135,7 +135,7 @@ def chunksize_params(start_method: str | None = None) -> dict[str, Any]:
     """Parameters of the chunksize sweep for the current mode."""
     return {
         "start_method": _method(start_method), "mode": config.mode(), "workers": 2,
-        "durations_us": [10, 100, 1000] if config.quick_mode() else [10, 100, 1000, 10000],
+        "durations_us": [10, 100, 1000],
         "serial_target_s": config.scaled(20, 6) / 100, "repeats": config.scaled(3, 2),
     }
 

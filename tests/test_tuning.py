@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from mpguide import choosing, claims, config, tuning
+from mpguide import choosing, claims, config, tuning, waiting
 
 
 @pytest.mark.parametrize(("n", "workers"), [(1, 1), (7, 2), (8, 2), (1000, 2), (999, 3)])
@@ -96,7 +96,7 @@ def test_fork_deadlock_demo_ends_within_its_timeout() -> None:
 
 
 def test_measure_threads_vs_processes(start_method: str) -> None:
-    df = choosing.records_frame(choosing.measure_threads_vs_processes(
+    df = tuning.records_frame(choosing.measure_threads_vs_processes(
         start_method=start_method, mode="quick", workers=2, n_items=4, task_ms=1, repeats=1))
     out = choosing.speedups(df, ["workload"], "executor")
     assert set(out.executor) == {"serial", "threads", "processes"}
@@ -104,7 +104,7 @@ def test_measure_threads_vs_processes(start_method: str) -> None:
 
 
 def test_measure_blas_caps_worker_threads(start_method: str) -> None:
-    df = choosing.records_frame(choosing.measure_blas(
+    df = tuning.records_frame(choosing.measure_blas(
         start_method=start_method, mode="quick", workers=2, n_items=4, size=32, repeats=1))
     threads = df.set_index("variant").blas_threads_per_worker
     assert threads["pool, BLAS capped at 1"] == 1
@@ -113,22 +113,22 @@ def test_measure_blas_caps_worker_threads(start_method: str) -> None:
 def test_measure_pool_vs_process(start_method: str) -> None:
     scenarios = {"cpu": {"kind": "cpu", "n": 3, "task_s": 0.001},
                  "io": {"kind": "io", "n": 3, "task_s": 0.01}}
-    df = choosing.records_frame(choosing.measure_pool_vs_process(
+    df = tuning.records_frame(waiting.measure_pool_vs_process(
         start_method=start_method, mode="quick", workers=2, scenarios=scenarios, repeats=1))
     assert set(df.way) == {"serial", "Pool", "Process per task"}
     assert len(df) == 6
 
 
 def test_measure_io_cpu(start_method: str) -> None:
-    df = choosing.records_frame(choosing.measure_io_cpu(
+    df = tuning.records_frame(waiting.measure_io_cpu(
         start_method=start_method, mode="quick", workers=2, threads=4, n_items=4, delay_ms=5,
         cpu_ms=1, nbytes=64, repeats=1))
     assert set(df.way) == {"serial", "threads only", "processes only", "threads feed processes"}
 
 
 def test_local_server_is_gone_after_the_block() -> None:
-    with choosing.local_server(delay_s=0.0, nbytes=16) as base:
-        assert len(choosing.fetch(f"{base}/item/1")) == 16
+    with waiting.local_server(delay_s=0.0, nbytes=16) as base:
+        assert len(waiting.fetch(f"{base}/item/1")) == 16
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{base}/item/1", timeout=2)
 

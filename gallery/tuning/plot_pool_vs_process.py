@@ -16,9 +16,9 @@ by a small HTTP server on 127.0.0.1 that the experiment starts and stops.
 # Wall time, process start and stop included. The article's published numbers: 6 s with a
 # Pool against 10 s without for its full job; 4 s against 3 s for 100 small expressions; 0.6 s
 # against 3 s after raising the arguments to 250.
-from mpguide import choosing, timing, tuning
+from mpguide import choosing, timing, tuning, waiting
 
-pvp = choosing.load_pool_vs_process()
+pvp = waiting.load_pool_vs_process()
 pvp_table = timing.summarize(pvp, ["scenario", "way"], value="seconds")
 pvp_table.round(3)
 
@@ -33,7 +33,7 @@ fig = tuning.bar_figure(pvp_table, x="scenario", y="median", hue="way", err="iqr
 # Each item waits on the local server, then runs pure-Python work. Threads alone overlap the
 # waits but compute one item at a time; processes alone compute in parallel but sit idle while
 # waiting; threads that fetch and hand each answer to a process pool do both.
-iocpu = choosing.load_io_cpu()
+iocpu = waiting.load_io_cpu()
 io_table = choosing.speedups(iocpu, ["n_items"], "way")
 io_table.round(3)
 
@@ -51,8 +51,8 @@ if __name__ == "__main__":
     from multiprocessing.pool import ThreadPool
 
     with multiprocessing.get_context("spawn").Pool(2) as procs, ThreadPool(8) as waiters, \
-            choosing.local_server(delay_s=0.05, nbytes=1024) as base:
+            waiting.local_server(delay_s=0.05, nbytes=1024) as base:
         urls = [f"{base}/item/{i}" for i in range(16)]
-        pending = [procs.apply_async(choosing.digest, ((data, 100_000),))
-                   for data in waiters.imap(choosing.fetch, urls)]
+        pending = [procs.apply_async(waiting.digest, ((data, 100_000),))
+                   for data in waiters.imap(waiting.fetch, urls)]
         print([p.get(timeout=60) for p in pending][:3])

@@ -1,0 +1,266 @@
+"""Chapter 3, part 3: work that waits (a Pool or one Process per task; threads feeding a
+process pool when each item is fetched, then computed).
+
+Same shape as :mod:`mpguide.tuning`: experiments run in a fresh interpreter, results are
+cached, ``load_*`` functions return tidy DataFrames. The waiting is real I/O served from this
+machine: :func:`local_server` runs a small HTTP server on 127.0.0.1 (a free port) whose
+answers take a fixed delay, started and shut down by the experiment, so it runs anywhere
+without a network.
+
+Examples
+--------
+>>> from mpguide import waiting
+>>> waiting.digest((b"abc", 10)) == waiting.digest((b"abc", 10))
+True
+>>> with waiting.local_server(delay_s=0.0, nbytes=8) as base_url:
+...     len(waiting.fetch(f"{base_url}/item/3"))
+8
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+import time
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from multiprocessing.pool import ThreadPool
+from typing import Any
+
+from mpguide import claims, config, pools, timing, workloads
+from mpguide.tuning import finish, pool_map, records_frame, run_cached, timed
+
+
+def _method(start_method: str | None) -> str:
+    return config.validate_start_method(start_method or config.start_method())
+
+
+# ---------------------------------------------------------------------------------------------
+# Pool vs one Process per task
+# ---------------------------------------------------------------------------------------------
+
+#: Scenarios of the Pool-vs-Process comparison: name -> (task kind, full count, quick count,
+#: seconds per task full, quick).
+POOL_VS_PROCESS = {
+    "few CPU tasks": ("cpu", 4, 4, 0.1, 0.04),
+    "many CPU tasks": ("cpu", 100, 20, 0.002, 0.002),
+    "few long I/O waits": ("io", 8, 4, 0.3, 0.1),
+}
+
+
+def pool_vs_process_params(start_method: str | None = None) -> dict[str, Any]:
+    """Parameters of the Pool-vs-Process comparison for the current mode."""
+    quick = config.quick_mode()
+    scenarios = {name: {"kind": kind, "n": nq if quick else nf, "task_s": sq if quick else sf}
+                 for name, (kind, nf, nq, sf, sq) in POOL_VS_PROCESS.items()}
+    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
+            "scenarios": scenarios, "repeats": config.scaled(3, 2)}
+
+
+def _run_processes(ctx, target, args: list[Any], timeout: float) -> None:
+    """Start one process per argument, join all within ``timeout``, fail on a bad exit."""
+    processes = [ctx.Process(target=target, args=(a,), daemon=True) for a in args]
+    deadline = time.monotonic() + timeout
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    bad = [p.exitcode for p in processes if p.exitcode != 0]
+    if bad:
+        raise pools.WorkerDiedError(f"{len(bad)} of {len(processes)} processes failed or "
+                                    f"timed out (exit codes {bad[:5]})")
+
+
+def measure_pool_vs_process(*, start_method: str, mode: str, workers: int,
+                            scenarios: dict[str, dict[str, Any]],
+                            repeats: int) -> dict[str, Any]:
+    """Wall time (start and stop included) of a serial loop, ``Pool(workers).map`` and one
+    ``Process`` per task, for each scenario."""
+    del mode
+    ctx = pools.get_context(start_method)
+    records = []
+    for name, spec in scenarios.items():
+        if spec["kind"] == "cpu":
+            func, args = workloads.spin, [workloads.iterations_for(spec["task_s"])] * spec["n"]
+        else:
+            func, args = workloads.sleep_task, [spec["task_s"]] * spec["n"]
+        expected = list(map(func, args))
+
+        def pool_run(func=func, args=args) -> list[Any]:
+            with pools.bounded_pool(workers, start_method) as pool:
+                return pool_map(pool, func, args, 1)
+
+        runs = {"serial": lambda func=func, args=args: list(map(func, args)),
+                "Pool": pool_run,
+                "Process per task": lambda func=func, args=args: _run_processes(
+                    ctx, func, args, config.DEFAULT_TIMEOUT)}
+        timing.check_same(expected, pool_run(), f"Pool in {name}")
+        for way, run in runs.items():
+            for rep in range(repeats):
+                _, seconds = timed(run)
+                records.append({"scenario": name, "way": way, "repeat": rep,
+                                "n_tasks": spec["n"], "task_s": spec["task_s"],
+                                "workers": workers, "seconds": seconds})
+    return finish(records, start_method)
+
+
+def load_pool_vs_process(start_method: str | None = None):
+    """Tidy frame of :func:`measure_pool_vs_process` (cached)."""
+    return records_frame(run_cached("choosing-pool-vs-process",
+                                    "mpguide.waiting:measure_pool_vs_process",
+                                    pool_vs_process_params(start_method)))
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O and CPU together: threads for the waiting, processes for the computing
+# ---------------------------------------------------------------------------------------------
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers ``GET /item/<i>`` after the server's delay with ``nbytes`` bytes."""
+
+    def do_GET(self) -> None:
+        time.sleep(self.server.delay_s)
+        index = int(self.path.rsplit("/", 1)[-1] or 0)
+        body = (index.to_bytes(4, "little") * (self.server.nbytes // 4 + 1))[:self.server.nbytes]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Stay quiet: no access log on stderr."""
+
+
+@contextlib.contextmanager
+def local_server(delay_s: float, nbytes: int) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 (free port) whose answers take ``delay_s``;
+    yields its base URL and is always shut down on exit."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.delay_s, server.nbytes = delay_s, nbytes
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True, name="mpguide-http")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def fetch(url: str) -> bytes:
+    """GET ``url`` (10 s timeout) and return the body: the waiting part."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def digest(job: tuple[bytes, int]) -> int:
+    """CRC of the data mixed with ``iterations`` of :func:`workloads.spin`: the computing
+    part (holds the GIL)."""
+    data, iterations = job
+    return zlib.crc32(data) ^ workloads.spin(iterations)
+
+
+def fetch_and_digest(job: tuple[str, int]) -> int:
+    """Both parts in one task: what a thread-only or process-only design runs."""
+    url, iterations = job
+    return digest((fetch(url), iterations))
+
+
+def io_cpu_params(start_method: str | None = None) -> dict[str, Any]:
+    """Parameters of the I/O + CPU pipeline comparison for the current mode."""
+    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
+            "threads": 8, "n_items": config.scaled(32, 8), "delay_ms": 50,
+            "cpu_ms": config.scaled(20, 10), "nbytes": 4096, "repeats": config.scaled(3, 2)}
+
+
+def measure_io_cpu(*, start_method: str, mode: str, workers: int, threads: int, n_items: int,
+                   delay_ms: float, cpu_ms: float, nbytes: int, repeats: int) -> dict[str, Any]:
+    """Fetch ``n_items`` answers from a local server (each waits ``delay_ms``) and compute
+    ``cpu_ms`` on each: serial, threads only, processes only, and threads feeding processes.
+
+    The process pool starts before the server's threads, so no fork copies a running thread.
+    """
+    del mode
+    iterations = workloads.iterations_for(cpu_ms * 1e-3)
+    records = []
+    with pools.bounded_pool(workers, start_method) as procs, ThreadPool(threads) as waiters:
+        pool_map(procs, workloads.noop, list(range(workers * 2)), 1)
+        with local_server(delay_ms * 1e-3, nbytes) as base:
+            jobs = [(f"{base}/item/{i}", iterations) for i in range(n_items)]
+            expected = [fetch_and_digest(job) for job in jobs]
+
+            def hybrid() -> list[int]:
+                pending = [procs.apply_async(digest, ((data, iterations),)) for data in
+                           waiters.imap(fetch, [url for url, _ in jobs])]
+                return [pools.wait_result(p, procs, config.DEFAULT_TIMEOUT) for p in pending]
+
+            runs = {
+                "serial": lambda: [fetch_and_digest(job) for job in jobs],
+                "threads only": lambda: waiters.map_async(fetch_and_digest, jobs, 1).get(
+                    config.DEFAULT_TIMEOUT),
+                "processes only": lambda: pool_map(procs, fetch_and_digest, jobs, 1),
+                "threads feed processes": hybrid,
+            }
+            for way, run in runs.items():
+                timing.check_same(expected, run(), way)
+                for rep in range(repeats):
+                    _, seconds = timed(run)
+                    records.append({"way": way, "repeat": rep, "n_items": n_items,
+                                    "delay_ms": delay_ms, "cpu_ms": cpu_ms, "workers": workers,
+                                    "threads": threads, "seconds": seconds})
+    return finish(records, start_method)
+
+
+def load_io_cpu(start_method: str | None = None):
+    """Tidy frame of :func:`measure_io_cpu` (cached)."""
+    return records_frame(run_cached("choosing-io-cpu", "mpguide.waiting:measure_io_cpu",
+                                    io_cpu_params(start_method)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims
+# ---------------------------------------------------------------------------------------------
+
+@claims.claim("process-per-task-for-long-waits", chapter="tuning", page="guide/03-tuning",
+              statement="For {io_n} tasks that mostly wait, one Process per task took "
+                        "{io_process:.2f} s against {io_pool:.2f} s for a Pool of {workers}; "
+                        "for {many_n} short CPU tasks the Pool won ({many_pool:.2f} s vs "
+                        "{many_process:.2f} s).")
+def _pool_vs_process() -> claims.Evidence:
+    df = load_pool_vs_process()
+    med = df.groupby(["scenario", "way"])["seconds"].median()
+    n = df.groupby("scenario")["n_tasks"].first()
+    io, many = "few long I/O waits", "many CPU tasks"
+    values = {"io_n": int(n[io]), "many_n": int(n[many]), "workers": int(df.workers.iloc[0]),
+              "io_process": med[io, "Process per task"], "io_pool": med[io, "Pool"],
+              "many_pool": med[many, "Pool"], "many_process": med[many, "Process per task"]}
+    return claims.Evidence(
+        holds=bool(values["io_process"] < values["io_pool"]
+                   and values["many_pool"] < values["many_process"]),
+        values=values, evidence="Median wall times, process start and stop included.")
+
+
+@claims.claim("threads-feed-processes", chapter="tuning", page="guide/03-tuning",
+              statement="Fetching and computing {n} items, threads feeding a process pool took "
+                        "{hybrid:.2f} s; threads alone {threads:.2f} s, processes alone "
+                        "{processes:.2f} s, the serial loop {serial:.2f} s.")
+def _hybrid() -> claims.Evidence:
+    df = load_io_cpu()
+    med = df.groupby("way")["seconds"].median()
+    values = {"n": int(df.n_items.iloc[0]), "hybrid": med["threads feed processes"],
+              "threads": med["threads only"], "processes": med["processes only"],
+              "serial": med["serial"]}
+    return claims.Evidence(
+        holds=bool(values["hybrid"] < min(values["threads"], values["processes"])),
+        values=values, evidence=f"Each answer waits {df.delay_ms.iloc[0]:g} ms on a local "
+                                f"server, then {df.cpu_ms.iloc[0]:g} ms of pure-Python work.")
