@@ -160,20 +160,25 @@ class MachineCosts:
     def startup_s(self, start_method: str, workers: int) -> float:
         """Pool start+stop for ``workers`` workers.
 
-        The probe started :attr:`probe_workers` children at once; children start in parallel
-        on the cores (spawn and forkserver children each import the interpreter and the main
-        module), so the cost grows with the number of children per core.
+        The probe started :attr:`probe_workers` children. Under ``fork`` the parent copies
+        itself once per worker, one after the other, so the cost grows with the workers.
+        Under ``spawn`` and ``forkserver`` each child imports the interpreter and the main
+        module itself, in parallel on the cores, so the cost grows with children per core.
 
         Examples
         --------
         >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
-        >>> costs.startup_s("spawn", 2), costs.startup_s("spawn", 4)
-        (0.05, 0.1)
+        >>> costs.startup_s("spawn", 1), costs.startup_s("spawn", 2), costs.startup_s("spawn", 4)
+        (0.05, 0.05, 0.1)
+        >>> costs.startup_s("fork", 1), costs.startup_s("fork", 4)
+        (0.003, 0.012)
         """
         if start_method not in self.start_stop_s:
             raise ModelError(f"no start-up probe for start method {start_method!r}; the card "
                              f"has {', '.join(self.start_stop_s)}.")
         probe = self.start_stop_s[start_method]
+        if start_method == "fork":
+            return probe * workers / self.probe_workers
         per_child = probe * min(self.probe_workers, self.cores) / self.probe_workers
         return per_child * workers / min(workers, self.cores)
 
