@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import select
@@ -24,7 +25,7 @@ needs_dev_shm = pytest.mark.skipif(not SHM_DIR.is_dir(), reason="needs /dev/shm 
 def _tasks(handle: shm.SharedArrayHandle, parts: int) -> list[tuple]:
     size = int(np.prod(handle.shape))
     edges = np.linspace(0, size, parts + 1).astype(int)
-    return [(handle, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return [(handle, int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
 def test_workers_sum_slices_by_index(start_method: str) -> None:
@@ -124,7 +125,7 @@ def test_object_arrays_are_refused() -> None:
 
 def test_worker_view_without_initializer_says_what_to_do() -> None:
     with shm.shared_array(np.ones(2)) as handle, \
-            pytest.raises(shm.SharedArrayError, match="initializer=mpguide.shm.init_worker"):
+            pytest.raises(shm.SharedArrayError, match=r"initializer=mpguide\.shm\.init_worker"):
         shm.worker_view(handle)
 
 
