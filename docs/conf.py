@@ -20,6 +20,7 @@ import mpguide_build
 import mpguide
 
 mpguide_build_stamp = mpguide_build.prepare(CONF_DIR)
+mpguide_build.start_watchdog()
 
 project = "mpguide"
 author = "the mpguide authors"

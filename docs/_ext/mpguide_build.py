@@ -10,7 +10,7 @@
   When it differs from the last build's, the stale ``.md5`` files of sphinx-gallery are removed
   (it otherwise re-runs an example only when the script itself changes) and the stamp, a
   Sphinx config value with ``rebuild="env"``, makes Sphinx re-read, hence re-execute, every page;
-* starts a watchdog that ends the whole build, with every thread's traceback, past
+* (with :func:`start_watchdog`) ends the whole build, with every thread's traceback, past
   ``MPGUIDE_BUILD_TIMEOUT`` seconds.
 
 :func:`reset_example` runs before and after each gallery example (sphinx-gallery
@@ -61,7 +61,7 @@ def build_timeout() -> int:
 
 
 def prepare(confdir: Path) -> str:
-    """Set up the environment, invalidate stale gallery results, start the watchdog.
+    """Set up the environment and invalidate stale gallery results.
 
     Returns the build stamp (a short hash) for the ``mpguide_build_stamp`` config value.
     """
@@ -85,8 +85,8 @@ def prepare(confdir: Path) -> str:
                         "%d gallery examples", state, len(stale))
         build_dir.mkdir(parents=True, exist_ok=True)
         stamp_file.write_text(stamp, encoding="utf-8")
+    _ENV_SNAPSHOT.clear()
     _ENV_SNAPSHOT.update({k: v for k, v in os.environ.items() if k.startswith("MPGUIDE_")})
-    _start_watchdog(build_timeout())
     return stamp
 
 
@@ -112,7 +112,10 @@ def allow_empty_glob(pattern: str) -> None:
     stdlib_logging.getLogger("sphinx.sphinx.directives.other").addFilter(_EmptyGlob())
 
 
-def _start_watchdog(seconds: int) -> None:
+def start_watchdog(seconds: int | None = None) -> None:
+    """End this process, with every thread's traceback, after ``seconds`` (the build bound)."""
+    seconds = build_timeout() if seconds is None else seconds
+
     def expire() -> None:
         sys.stderr.write(f"\n[mpguide] the docs build ran past MPGUIDE_BUILD_TIMEOUT={seconds} s "
                          "and is stopped. Where every thread was:\n")

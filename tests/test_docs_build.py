@@ -1,0 +1,89 @@
+"""Docs build plumbing (docs/_ext/mpguide_build.py): cache location, fresh builds, invalidation
+of sphinx-gallery's MD5 cache when mpguide's source or the build settings change, and the
+per-example time bound."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sphinx", reason="needs the docs dependency group")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+import mpguide_build
+
+from mpguide import cache
+
+
+@pytest.fixture
+def confdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A docs folder with one executed example (its .md5 written by sphinx-gallery)."""
+    for name in ("MPGUIDE_FRESH", "MPGUIDE_FRESH_SINCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MPGUIDE_START_METHOD", "fork")
+    (tmp_path / "auto_examples" / "overhead").mkdir(parents=True)
+    return tmp_path
+
+
+def _md5(confdir: Path) -> Path:
+    path = confdir / "auto_examples" / "overhead" / "plot_x.py.md5"
+    path.write_text("0123")
+    return path
+
+
+def test_unchanged_settings_keep_gallery_results(confdir: Path) -> None:
+    first = mpguide_build.prepare(confdir)
+    md5 = _md5(confdir)
+    assert mpguide_build.prepare(confdir) == first
+    assert md5.exists()
+
+
+@pytest.mark.parametrize("change", ["source", "mode", "start_method", "fresh"])
+def test_changed_settings_rerun_gallery(confdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                        change: str) -> None:
+    first = mpguide_build.prepare(confdir)
+    md5 = _md5(confdir)
+    if change == "source":
+        monkeypatch.setattr(cache, "source_hash", lambda: "edited")
+    elif change == "mode":
+        monkeypatch.setenv("MPGUIDE_QUICK", "0")
+    elif change == "start_method":
+        monkeypatch.setenv("MPGUIDE_START_METHOD", "spawn")
+    else:
+        monkeypatch.setenv("MPGUIDE_FRESH", "1")
+    assert mpguide_build.prepare(confdir) != first
+    assert not md5.exists()
+
+
+def test_fresh_becomes_fresh_since(confdir: Path) -> None:
+    os.environ["MPGUIDE_FRESH"] = "1"  # the fixture's monkeypatch restores it
+    before = time.time()
+    mpguide_build.prepare(confdir)
+    assert "MPGUIDE_FRESH" not in os.environ  # else every page would re-measure again
+    assert float(os.environ["MPGUIDE_FRESH_SINCE"]) >= before
+
+
+def test_cache_defaults_to_the_build_folder(confdir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MPGUIDE_CACHE_DIR")
+    mpguide_build.prepare(confdir)
+    assert os.environ["MPGUIDE_CACHE_DIR"] == str(confdir / "_build" / ".mpguide-cache")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="no SIGALRM on this platform")
+def test_example_past_its_timeout_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MPGUIDE_EXAMPLE_TIMEOUT", "1")
+    monkeypatch.setattr(mpguide_build, "_ENV_SNAPSHOT",
+                        {k: v for k, v in os.environ.items() if k.startswith("MPGUIDE_")})
+    mpguide_build.reset_example({}, "plot_slow.py", "before")
+    try:
+        with pytest.raises(mpguide_build.ExampleTimeout, match=r"plot_slow\.py ran past"):
+            time.sleep(30)
+    finally:
+        mpguide_build.reset_example({}, "plot_slow.py", "after")
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.alarm(0) == 0  # nothing left armed
