@@ -764,7 +764,7 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
     dominant = pool.dominant()
     if rec.tool == "serial":
         notes.append(
-            f"Don't parallelize this: the best Pool ({pool.workers} workers, chunksize "
+            f"Don't parallelize this: the best Pool ({_workers(pool.workers)}, chunksize "
             f"{pool.chunksize}, {pool.start_method}) is predicted at {pool.predicted_s:.3g} s "
             f"against {prof.serial_s:.3g} s for the loop.")
     if rec.tool == "threads":
@@ -797,6 +797,10 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
     return notes
 
 
+def _workers(count: int) -> str:
+    return f"{count} worker" if count == 1 else f"{count} workers"
+
+
 def _dominant_note(dominant: str, seconds: float, prof: Profile, chosen: Prediction) -> str:
     page = PAGES[dominant]
     if dominant == "dispatch":
@@ -820,7 +824,8 @@ def _dominant_note(dominant: str, seconds: float, prof: Profile, chosen: Predict
         return (f"Dominant cost: oversubscription ({seconds:.3g} s): more busy processes "
                 f"than cores. Use fewer workers or cap BLAS threads ({page}).")
     return (f"Dominant cost: the computation itself ({seconds:.3g} s spread over "
-            f"{chosen.workers} workers): the work splits well, more cores would help ({page}).")
+            f"{_workers(chosen.workers)}): the work splits well, more cores would help "
+            f"({page}).")
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -906,7 +911,11 @@ def run_cli(args: argparse.Namespace) -> int:
         probes = None
         if args.card:
             with open(args.card, encoding="utf-8") as handle:
-                probes = json.load(handle)["probes"]
+                probes = json.load(handle).get("probes")
+            if not isinstance(probes, dict):
+                raise AdviceError(f"{args.card} holds no machine card (no 'probes' object); "
+                                  f"write one with `python -m mpguide machine --json > "
+                                  f"{args.card}`.")
         methods = args.start_methods or config.available_start_methods()
         items = check_input(func, items, methods)
         advice = advise(func, items, start_methods=methods, max_workers=args.max_workers,
