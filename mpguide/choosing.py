@@ -124,7 +124,7 @@ def run_script(text: str, target: str, kwargs: dict[str, Any], timeout: float) -
 
 def start_methods_params() -> dict[str, Any]:
     """Parameters of the start-method comparison for the current mode."""
-    return {"mode": config.mode(), "workers": 2, "repeats": config.scaled(2, 0),
+    return {"mode": config.mode(), "workers": 2, "repeats": config.scaled(1, 0),
             "methods": config.available_start_methods(),
             "imports": list(HEAVY_IMPORTS[:config.scaled(len(HEAVY_IMPORTS), 1)])}
 
