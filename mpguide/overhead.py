@@ -250,6 +250,30 @@ def task_durations() -> tuple[float, ...]:
     return (1e-6, 3e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
 
+def calibrate_iterations(seconds: float, rounds: int = 3) -> int:
+    """Iterations of :func:`workloads.spin` whose call lasts about ``seconds`` here.
+
+    Starts from :func:`workloads.iterations_for` and corrects it ``rounds`` times with the
+    fastest of several timed calls: one iteration costs less in a short call than in the long
+    one ``spin_rate`` times (small integers stay in CPython's one-digit fast path), and the
+    fastest call is the one least disturbed by other processes.
+
+    Examples
+    --------
+    >>> calibrate_iterations(0.0)
+    0
+    >>> calibrate_iterations(1e-4) > calibrate_iterations(1e-5) > 0
+    True
+    """
+    iterations = workloads.iterations_for(seconds)
+    if not iterations:
+        return 0
+    for _ in range(rounds):
+        took = timing.measure(workloads.spin, iterations, repeats=5, min_time=0.005).min
+        iterations = max(1, round(iterations * seconds / took))
+    return iterations
+
+
 def _items_for(seconds: float, workers: int, budget: float, max_items: int) -> int:
     return max(8 * workers, min(max_items, round(budget / max(seconds, 1e-9))))
 
@@ -259,7 +283,7 @@ def measure_task_duration(start_method: str, *, workers: int, durations: list[fl
                           mode: str) -> list[dict[str, Any]]:
     """Seconds per item of the loop and of ``Pool.map`` over :func:`workloads.spin` tasks.
 
-    For each nominal duration the items are calibrated with :func:`workloads.iterations_for`;
+    For each nominal duration the items are calibrated with :func:`calibrate_iterations`;
     the parallel result is checked against the serial one first, then the three variants are
     timed in turn (interleaved, so drift hits all alike) with the pool already running.
     """
@@ -268,7 +292,7 @@ def measure_task_duration(start_method: str, *, workers: int, durations: list[fl
     out = []
     with pools.bounded_pool(workers, start_method, timeout) as pool:
         for nominal in durations:
-            iterations = workloads.iterations_for(nominal)
+            iterations = calibrate_iterations(nominal)
             items = [iterations] * _items_for(nominal, workers, budget, max_items)
             chunks = {CHUNK1: 1, DEFAULT: default_chunksize(len(items), workers)}
             serial = [workloads.spin(i) for i in items]
@@ -455,7 +479,7 @@ def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, 
     loop run first (to check the results).
     """
     timeout = config.DEFAULT_TIMEOUT
-    work = [workloads.iterations_for(nominal_s)] * items
+    work = [calibrate_iterations(nominal_s)] * items
     started = time.perf_counter()
     serial = [workloads.spin(i) for i in work]
     task_s = (time.perf_counter() - started) / items
