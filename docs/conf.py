@@ -129,5 +129,6 @@ myst_heading_anchors = 3
 def setup(app: object) -> None:
     """Register the build stamp: when it changes, Sphinx re-reads (re-executes) every page."""
     app.add_config_value("mpguide_build_stamp", "", "env")  # type: ignore[attr-defined]
+    app.connect("build-finished", mpguide_build.build_finished)  # type: ignore[attr-defined]
     if not any((CONF_DIR / "guide").glob("*.md")):
         mpguide_build.allow_empty_glob("guide/*")  # no chapter written yet: not an error

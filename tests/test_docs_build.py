@@ -37,15 +37,24 @@ def _md5(confdir: Path) -> Path:
 
 def test_unchanged_settings_keep_gallery_results(confdir: Path) -> None:
     first = mpguide_build.prepare(confdir)
+    mpguide_build.mark_success()
     md5 = _md5(confdir)
     assert mpguide_build.prepare(confdir) == first
     assert md5.exists()
+
+
+def test_failed_build_reruns_everything(confdir: Path) -> None:
+    first = mpguide_build.prepare(confdir)  # and the build fails: no mark_success()
+    md5 = _md5(confdir)
+    assert mpguide_build.prepare(confdir) != first
+    assert not md5.exists()
 
 
 @pytest.mark.parametrize("change", ["source", "mode", "start_method", "fresh"])
 def test_changed_settings_rerun_gallery(confdir: Path, monkeypatch: pytest.MonkeyPatch,
                                         change: str) -> None:
     first = mpguide_build.prepare(confdir)
+    mpguide_build.mark_success()
     md5 = _md5(confdir)
     if change == "source":
         monkeypatch.setattr(cache, "source_hash", lambda: "edited")

@@ -7,7 +7,8 @@
 * turns ``MPGUIDE_FRESH=1`` into ``MPGUIDE_FRESH_SINCE=<now>``: each experiment is re-measured
   once in this build, and every page that shows it then reads that one new record;
 * computes the *build stamp* (mpguide's source hash, quick/full mode, start method, fresh mark).
-  When it differs from the last build's, the stale ``.md5`` files of sphinx-gallery are removed
+  When it differs from the last successful build's (or the last build failed: Sphinx would not
+  repeat the warnings of unchanged pages), the stale ``.md5`` files of sphinx-gallery are removed
   (it otherwise re-runs an example only when the script itself changes) and the stamp, a
   Sphinx config value with ``rebuild="env"``, makes Sphinx re-read, hence re-execute, every page;
 * (with :func:`start_watchdog`) ends the whole build, with every thread's traceback, past
@@ -47,6 +48,7 @@ EXAMPLE_TIMEOUT = {"quick": 240, "full": 900}
 BUILD_TIMEOUT = {"quick": 1800, "full": 3600}
 
 _ENV_SNAPSHOT: dict[str, str] = {}
+_PENDING: dict[str, Any] = {}
 _BEFORE: dict[str, Any] = {}
 
 
@@ -73,21 +75,42 @@ def prepare(confdir: Path) -> str:
     state = {"source": cache.source_hash(), "mode": config.mode(),
              "start_method": config.start_method(),
              "fresh_since": os.environ.get("MPGUIDE_FRESH_SINCE", "")}
-    stamp = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+    state_hash = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
     stamp_file = build_dir / ".mpguide-stamp.json"
-    previous = stamp_file.read_text(encoding="utf-8") if stamp_file.exists() else ""
-    if previous != stamp:
+    try:
+        last_ok = json.loads(stamp_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        last_ok = {}
+    if last_ok.get("state") == state_hash:
+        stamp = last_ok["stamp"]
+    else:
+        # Settings changed, or the last build failed (Sphinx would not repeat its warnings
+        # for unchanged pages): a new stamp makes Sphinx re-read, re-execute, every page.
+        stamp = f"{state_hash}-{time.time_ns()}"
         stale = list((confdir / "auto_examples").rglob("*.py.md5"))
         for md5 in stale:
             md5.unlink()
         if stale:
-            logger.info("[mpguide] build settings or mpguide source changed (%s): re-running "
-                        "%d gallery examples", state, len(stale))
-        build_dir.mkdir(parents=True, exist_ok=True)
-        stamp_file.write_text(stamp, encoding="utf-8")
+            logger.info("[mpguide] settings %s differ from the last successful build's: "
+                        "re-running %d gallery examples and every page", state, len(stale))
+    _PENDING.update(file=stamp_file, record={"state": state_hash, "stamp": stamp})
     _ENV_SNAPSHOT.clear()
     _ENV_SNAPSHOT.update({k: v for k, v in os.environ.items() if k.startswith("MPGUIDE_")})
     return stamp
+
+
+def build_finished(app: Any, exception: Exception | None) -> None:
+    """Sphinx ``build-finished`` hook: remember the stamp only if the build succeeded."""
+    succeeded = exception is None and app.statuscode == 0 and not getattr(app, "_warncount", 0)
+    if succeeded and _PENDING:
+        mark_success()
+
+
+def mark_success() -> None:
+    """Record that the build prepared last succeeded: the next one may skip what it did."""
+    path: Path = _PENDING["file"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_PENDING["record"]), encoding="utf-8")
 
 
 def offline_inventory(build_dir: Path) -> str:
