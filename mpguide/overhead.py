@@ -107,7 +107,13 @@ def _metadata(start_method: str, where: str) -> dict[str, Any]:
 
 
 def _cached(experiment: str, params: dict[str, Any], measure: Callable[..., Any]) -> Any:
-    return ResultCache().get_or_measure(experiment, {**params, "mode": config.mode()}, measure)
+    """``measure(**params)``, cached; the mode joins the key so quick and full entries live
+    in separate files."""
+    def measure_params(mode: str, **kwargs: Any) -> Any:
+        return measure(**kwargs)
+
+    return ResultCache().get_or_measure(experiment, {**params, "mode": config.mode()},
+                                        measure_params)
 
 
 def _records_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -154,7 +160,7 @@ def run_script(main: str, args: dict[str, Any], timeout: float) -> Any:
 
 
 def measure_startup(start_method: str, *, main: str, workers: int, runs: int,
-                    pools_per_run: int, mode: str) -> list[dict[str, Any]]:
+                    pools_per_run: int) -> list[dict[str, Any]]:
     """Time ``pools_per_run`` Pool start+stops in each of ``runs`` fresh scripts.
 
     One start+stop is ``with Pool(workers) as p: p.map(noop, range(workers))``, closed and
@@ -202,7 +208,7 @@ def startup_summary(df: pd.DataFrame) -> pd.DataFrame:
 # --- dispatch cost per task -------------------------------------------------------------------
 
 
-def measure_dispatch(start_method: str, *, workers: int, mode: str) -> list[dict[str, Any]]:
+def measure_dispatch(start_method: str, *, workers: int) -> list[dict[str, Any]]:
     """Per-task cost of a plain call, an ``apply_async`` round trip and ``map`` per item.
 
     The pool figures come from :func:`mpguide.probes.apply_round_trip` and
@@ -279,8 +285,7 @@ def _items_for(seconds: float, workers: int, budget: float, max_items: int) -> i
 
 
 def measure_task_duration(start_method: str, *, workers: int, durations: list[float],
-                          budget: float, max_items: int, repeats: int,
-                          mode: str) -> list[dict[str, Any]]:
+                          budget: float, max_items: int, repeats: int) -> list[dict[str, Any]]:
     """Seconds per item of the loop and of ``Pool.map`` over :func:`workloads.spin` tasks.
 
     For each nominal duration the items are calibrated with :func:`calibrate_iterations`;
@@ -413,8 +418,8 @@ def break_evens(summary: pd.DataFrame) -> dict[str, float]:
 # --- the seed article's tiny-task benchmark ---------------------------------------------------
 
 
-def measure_tiny_tasks(start_method: str, *, workers: int, items: int, repeats: int,
-                       mode: str) -> list[dict[str, Any]]:
+def measure_tiny_tasks(start_method: str, *, workers: int, items: int,
+                       repeats: int) -> list[dict[str, Any]]:
     """The seed article's "do almost nothing" benchmark: ``noop`` over ``items`` integers.
 
     ``with Pool(workers) as pool: pool.map(noop, data, chunksize=1)`` timed whole (pool start
@@ -470,13 +475,14 @@ def decomposition_cases() -> dict[str, dict[str, Any]]:
 
 
 def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, items: int,
-                          chunksize: int | None, mode: str) -> dict[str, Any]:
+                          chunksize: int | None) -> dict[str, Any]:
     """One whole ``Pool.map`` run with per-task stamps: ``with Pool(workers)`` to joined.
 
     Returns times relative to the moment before the pool was created: each task's start, end
     and worker pid (from :func:`workloads.timed_call`), when ``map`` was called and returned,
     and when the pool was joined (``wall_s``); ``task_s`` is one task's duration in the plain
-    loop run first (to check the results).
+    loop run first. The run's results are checked against that loop's before the record is
+    returned (a separate check run would start the pool twice and change what is observed).
     """
     timeout = config.DEFAULT_TIMEOUT
     work = [calibrate_iterations(nominal_s)] * items
@@ -493,7 +499,8 @@ def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, 
     timing.check_same(serial, [r[0] for r in results])
     return {"start_method": start_method, "workers": workers, "nominal_s": nominal_s,
             "items": items, "chunksize": chunksize or default_chunksize(items, workers),
-            "task_s": task_s, "map_start_s": map_start - t0, "map_end_s": map_end - t0, "wall_s": wall,
+            "task_s": task_s, "map_start_s": map_start - t0, "map_end_s": map_end - t0,
+            "wall_s": wall,
             "tasks": [[start - t0, end - t0, pid] for _, start, end, pid in results],
             "metadata": _metadata(start_method, "fresh interpreter")}
 
