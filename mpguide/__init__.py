@@ -40,6 +40,7 @@ _EXPORTS = {
     "collect_metadata": "machine",
     "ResultCache": "cache",
     "shared_array": "shm",
+    "shared_arena": "shm",
     "SharedArrayHandle": "shm",
     "machine_card": "card",
     "card_frame": "card",

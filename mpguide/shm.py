@@ -173,27 +173,92 @@ def shared_array(array: Any) -> Iterator[SharedArrayHandle]:
     ...
     mpguide.shm.SharedArrayError: an array of dtype object holds pointers to Python objects...
     """
-    import numpy as np
+    with shared_arena() as arena, arena.share(array) as handle:
+        yield handle
 
-    array = np.asarray(array)
-    if array.dtype.hasobject:
-        raise SharedArrayError(
-            f"an array of dtype {array.dtype} holds pointers to Python objects, which mean "
-            f"nothing in another process; share numeric data, or pickle these objects."
-        )
-    segment: shared_memory.SharedMemory | None = None
-    with _sigterm_raises_system_exit():
+
+class SharedArena:
+    """Shared-memory segments that are reused from one hand-off to the next.
+
+    Made by :func:`shared_arena`, which unlinks every segment when its block ends. Creating a
+    segment costs more than copying into it (the kernel allocates and zeroes every page), so
+    a loop that hands arrays of similar size to workers again and again pays that once.
+    """
+
+    def __init__(self) -> None:
+        self._segments: list[shared_memory.SharedMemory] = []
+        self._free: list[shared_memory.SharedMemory] = []
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the segments this arena created so far."""
+        return [segment.name for segment in self._segments]
+
+    @contextlib.contextmanager
+    def share(self, array: Any) -> Iterator[SharedArrayHandle]:
+        """Copy ``array`` into a free segment (a new one if none is big enough) and yield its
+        handle. The segment returns to the arena when the block ends: collect the workers'
+        results before leaving it, as the next :meth:`share` may overwrite the bytes."""
+        import numpy as np
+
+        array = np.asarray(array)
+        if array.dtype.hasobject:
+            raise SharedArrayError(
+                f"an array of dtype {array.dtype} holds pointers to Python objects, which mean "
+                f"nothing in another process; share numeric data, or pickle these objects."
+            )
+        segment = self._take(max(array.nbytes, 1))
         try:
-            with _signals_deferred():
-                segment = shared_memory.SharedMemory(create=True, size=max(array.nbytes, 1))
             handle = SharedArrayHandle(segment.name, tuple(array.shape),
                                        np.lib.format.dtype_to_descr(array.dtype), array.nbytes)
             _fill(handle, array)
             yield handle
         finally:
-            if segment is not None:
-                with _signals_deferred():
-                    _close_and_unlink(segment)
+            self._free.append(segment)
+
+    def _take(self, nbytes: int) -> shared_memory.SharedMemory:
+        fitting = [s for s in self._free if s.size >= nbytes]
+        if fitting:
+            segment = min(fitting, key=lambda s: s.size)
+            self._free.remove(segment)
+            return segment
+        with _signals_deferred():
+            segment = shared_memory.SharedMemory(create=True, size=nbytes)
+            self._segments.append(segment)
+        return segment
+
+    def _unlink_all(self) -> None:
+        with _signals_deferred():
+            while self._segments:
+                _close_and_unlink(self._segments.pop())
+            self._free.clear()
+
+
+@contextlib.contextmanager
+def shared_arena() -> Iterator[SharedArena]:
+    """A :class:`SharedArena` whose segments are all closed and unlinked when the block ends,
+    with the same guarantees as :func:`shared_array` (crashes, ``KeyboardInterrupt``,
+    ``SIGTERM``; the resource tracker after ``SIGKILL``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with shared_arena() as arena:
+    ...     with arena.share(np.ones(1000)) as first:
+    ...         pass
+    ...     with arena.share(np.zeros(500)) as second:  # fits: the same segment again
+    ...         pass
+    ...     len(arena.names), first.name == second.name
+    (1, True)
+    >>> first.exists()
+    False
+    """
+    arena = SharedArena()
+    with _sigterm_raises_system_exit():
+        try:
+            yield arena
+        finally:
+            arena._unlink_all()
 
 
 def _fill(handle: SharedArrayHandle, array: Any) -> None:

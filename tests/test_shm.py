@@ -212,3 +212,29 @@ def test_killed_parent_is_cleaned_up_by_the_resource_tracker() -> None:
     while (SHM_DIR / name).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not (SHM_DIR / name).exists(), stderr
+
+
+def test_arena_reuses_segments_and_unlinks_all(start_method: str) -> None:
+    with shm.shared_arena() as arena:
+        for size in (1000, 800, 1000):
+            data = np.arange(size, dtype=np.float64)
+            with arena.share(data) as handle:
+                total = pools.bounded_map(shm.sum_slice, [(handle, 0, size)], workers=1,
+                                          timeout=60)
+            assert total == [data.sum()]
+        assert len(arena.names) == 1
+        with arena.share(np.ones(5000)) as bigger:
+            assert bigger.name not in arena.names[:1]
+        names = arena.names
+        assert len(names) == 2
+        assert all((SHM_DIR / n).exists() for n in names if SHM_DIR.is_dir())
+    assert not any(shm.SharedArrayHandle(n, (1,), "<f8", 8).exists() for n in names)
+
+
+def test_arena_survives_a_crashing_worker(start_method: str) -> None:
+    with pytest.raises(pools.WorkerDiedError), shm.shared_arena() as arena, \
+            arena.share(np.ones(100)) as handle, \
+            pools.bounded_pool(1, start_method, 60, initializer=shm.init_worker,
+                               initargs=(handle,)) as pool:
+        pools.wait_result(pool.map_async(os._exit, [3]), pool, 30)
+    assert not handle.exists()

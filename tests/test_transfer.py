@@ -110,8 +110,8 @@ def test_worker_functions() -> None:
 def test_load_is_cached_and_tidy(start_method: str) -> None:
     import pandas as pd
 
-    first = transfer.load_send_less(start_method)
-    second = transfer.load_send_less(start_method)
+    first = transfer.load_pool_transfer(start_method)
+    second = transfer.load_pool_transfer(start_method)
     pd.testing.assert_frame_equal(first, second, check_like=True)
     assert {"cpu_model", "python", "mode", "start_method", "measured_in"} <= set(first.columns)
     assert set(first["mode"]) == {"quick"}

@@ -13,9 +13,10 @@ handing an array to a worker costs that way, against pickling it and against one
 # Hand one array to a worker
 # --------------------------
 # Under each start method: create the segment and copy the array in, have a warm worker attach
-# and read a byte of every page, and compare with pickling the array into the same worker.
-# The three are interleaved in one run. ``shared_array cleanup`` is the close and unlink
-# afterwards.
+# and read a byte of every page, do the same through a segment reused from the previous round
+# (:func:`mpguide.shm.shared_arena`), and compare with pickling the array into the same worker
+# and with one ``memcpy``. All are interleaved in one run. ``shared_array cleanup`` is the close
+# and unlink afterwards.
 from mpguide import transfer
 
 handoff = transfer.load_shm_handoff()
