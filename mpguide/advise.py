@@ -454,7 +454,7 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
         full = min(full, _timed_repeat(run, budget))
         with controller.limit(limits=1, user_api="blas"):
             single = min(single, _timed_repeat(run, budget))
-    return {"blas_threads": threads, "blas_ratio": max(1.0, single / full)}
+    return {"blas_threads": threads, "blas_ratio": single / full}
 
 
 def _thread_cpu() -> tuple[float, float]:
@@ -633,18 +633,34 @@ def _spin_for(seconds: float) -> int:
     return done
 
 
-def free_cores(cores: int, start_method: str | None = None, timeout: float | None = None,
-               seconds: float = FREE_CORES_S) -> float:
-    """Cores' worth of CPU a pool of ``cores`` workers gets right now (1 to ``cores``).
+@dataclasses.dataclass(frozen=True)
+class PoolNow:
+    """What a pool started by the advisor found: the cores' worth of CPU its workers got
+    together, and what starting and stopping it took (this process's own ``__main__``,
+    this moment's load)."""
 
-    One worker spins alone, then all ``cores`` spin at once, then one alone again: the work
-    done together over the work one does alone in the same time. On an idle machine that is
-    ``cores``; when other jobs keep the machine busy it is what they leave, and what a pool
-    started now can count on.
+    workers: int
+    start_method: str
+    free_cores: float
+    start_stop_s: float
+
+
+def pool_now(cores: int, start_method: str | None = None, timeout: float | None = None,
+             seconds: float = FREE_CORES_S) -> PoolNow:
+    """Start a pool of ``cores`` workers, as a real run would, and measure two things.
+
+    Start-up and shut-down: from creating the pool to the end of a first tiny ``map``, plus
+    close and join. Free cores: one worker spins alone, then all ``cores`` at once, then one
+    alone again; the work done together over the work one does alone in the same time. On an
+    idle machine that is ``cores``; when other jobs keep the machine busy it is what they
+    leave, and what a pool started now can count on.
     """
+    method = config.validate_start_method(start_method or config.start_method())
     timeout = DEFAULT_PROFILE_TIMEOUT if timeout is None else timeout
-    with pools.bounded_pool(cores, start_method, timeout) as pool:
+    begin = time.perf_counter()
+    with pools.bounded_pool(cores, method, timeout) as pool:
         pools.wait_result(pool.map_async(_spin_for, [0.0] * cores, chunksize=1), pool, timeout)
+        started = time.perf_counter() - begin
 
         def run(tasks: int) -> float:
             start = time.perf_counter()
@@ -655,7 +671,16 @@ def free_cores(cores: int, start_method: str | None = None, timeout: float | Non
         alone = run(1)
         together = run(cores)
         alone = (alone + run(1)) / 2
-    return min(float(cores), max(1.0, together / alone))
+        stop = time.perf_counter()
+    stopped = time.perf_counter() - stop
+    free = min(float(cores), max(1.0, together / alone))
+    return PoolNow(cores, method, free, started + stopped)
+
+
+def free_cores(cores: int, start_method: str | None = None, timeout: float | None = None,
+               seconds: float = FREE_CORES_S) -> float:
+    """Cores' worth of CPU a pool of ``cores`` workers gets right now (see :func:`pool_now`)."""
+    return pool_now(cores, start_method, timeout, seconds).free_cores
 
 
 def machine_probes() -> dict[str, Any]:
@@ -691,8 +716,9 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
     metadata
         Machine record for the figure caption (default: collected).
     measure_free_cores
-        Measure how many cores' worth of CPU the workers can get right now
-        (:func:`free_cores`); ``False`` assumes every usable core is free.
+        Start one pool now (:func:`pool_now`) to measure how many cores' worth of CPU the
+        workers can get and what start-up costs from this ``__main__``; ``False`` trusts the
+        machine card alone and assumes every usable core is free.
     """
     from mpguide import machine
 
@@ -704,9 +730,9 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
                    timeout=timeout)
     meta = dict(metadata or machine.collect_metadata())
     cores = int(meta.get("usable_cpus") or machine.usable_cpus())
-    free = free_cores(cores, preferred, timeout) if measure_free_cores and cores > 1 else None
-    costs = MachineCosts.from_probes(probes if probes is not None else machine_probes(), cores,
-                                     free_cores=free)
+    costs = MachineCosts.from_probes(probes if probes is not None else machine_probes(), cores)
+    if measure_free_cores and cores > 1:
+        costs = costs.updated(pool_now(cores, preferred, timeout))
     max_workers = max(1, max_workers or cores)
     predictions = [
         predict(prof, costs, workers=w, chunksize=c, start_method=m)

@@ -26,7 +26,9 @@ The shape of the prediction, for ``n`` items on ``cores`` usable cores:
   order, as Pool does, over the profiled cost of each position in the input;
 * **oversubscription**: more busy processes than cores (workers plus the parent's own work).
 
-``predicted_s = startup_s + max(parent path, worker path, total CPU / cores)``.
+``predicted_s = startup_s + max(parent path, worker path, total CPU / cores)``, where the
+start-up term also holds the first chunk's arguments and the last chunk's results, whose
+transfer overlaps with nothing.
 
 Examples
 --------
@@ -107,6 +109,29 @@ class MachineCosts:
     #: :func:`mpguide.advise.free_cores`; ``None``: all of :attr:`cores`). On a shared machine
     #: other jobs take the rest, and the workers share what is left.
     free_cores: float | None = None
+
+    def updated(self, now: Any) -> MachineCosts:
+        """These costs corrected by a pool the advisor started just now
+        (:class:`mpguide.advise.PoolNow`): its free cores, and its start-up. The card's
+        start-up of every start method is scaled by the ratio measured for ``now``'s method,
+        so the methods keep the card's proportions while the level follows this moment and
+        this ``__main__``.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
+        >>> now = SimpleNamespace(workers=2, start_method="spawn", free_cores=1.5,
+        ...                       start_stop_s=0.1)
+        >>> fresh = costs.updated(now)
+        >>> fresh.free_cores, fresh.start_stop_s["spawn"], fresh.start_stop_s["fork"]
+        (1.5, 0.1, 0.012)
+        """
+        predicted = self.startup_s(now.start_method, now.workers)
+        factor = now.start_stop_s / predicted if predicted > 0 else 1.0
+        return dataclasses.replace(
+            self, free_cores=now.free_cores,
+            start_stop_s={m: s * factor for m, s in self.start_stop_s.items()})
 
     @property
     def parallelism(self) -> float:
@@ -471,6 +496,9 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
     threads_per_worker = blas_threads or 1
     busy = workers * threads_per_worker
     worker_path = makespan * max(1.0, busy / costs.parallelism)
+    # The first chunk's arguments travel before any worker can start, and the last chunk's
+    # results after every worker has finished: those transfers overlap with nothing.
+    fill_drain = chunksize * (_arg_transfer(profile, costs) + _result_transfer(profile, costs))
     parent_path = dispatch + serialization
     cpu_path = (parent_path + n * (per_item * threads_per_worker + worker_ser)) \
         / costs.parallelism
@@ -478,13 +506,32 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
     parent_bound = parent_path >= max(worker_path, cpu_path)
     return Prediction(
         tool="pool", workers=workers, chunksize=chunksize, start_method=start_method,
-        blas_threads=blas_threads, n_chunks=n_chunks, startup_s=startup, dispatch_s=dispatch,
-        serialization_s=serialization, worker_serialization_s=n * worker_ser / workers,
+        blas_threads=blas_threads, n_chunks=n_chunks, startup_s=startup + fill_drain,
+        dispatch_s=dispatch, serialization_s=serialization,
+        worker_serialization_s=n * worker_ser / workers,
         compute_s=compute, imbalance_s=max(0.0, makespan - compute - n * worker_ser / workers),
         oversubscription_s=0.0 if parent_bound else max(worker_path, cpu_path) - makespan,
-        predicted_s=startup + steady,
+        predicted_s=startup + fill_drain + steady,
         bottleneck="parent" if parent_bound else "workers",
     )
+
+
+def _arg_transfer(profile: Profile, costs: MachineCosts) -> float:
+    """Seconds to pickle, send and unpickle one argument."""
+    dumps = profile.arg_dumps_s if profile.arg_dumps_s is not None \
+        else profile.arg_bytes / costs.pickle_dumps_bytes_per_s
+    loads = profile.arg_loads_s if profile.arg_loads_s is not None \
+        else profile.arg_bytes / costs.pickle_loads_bytes_per_s
+    return dumps + loads + profile.arg_bytes / costs.pipe_bytes_per_s
+
+
+def _result_transfer(profile: Profile, costs: MachineCosts) -> float:
+    """Seconds to pickle, send and unpickle one result."""
+    dumps = profile.result_dumps_s if profile.result_dumps_s is not None \
+        else profile.result_bytes / costs.pickle_dumps_bytes_per_s
+    loads = profile.result_loads_s if profile.result_loads_s is not None \
+        else profile.result_bytes / costs.pickle_loads_bytes_per_s
+    return dumps + loads + profile.result_bytes / costs.pipe_bytes_per_s
 
 
 def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
