@@ -6,6 +6,8 @@ into any worker, under every start method. A worker maps the segment by name wit
 :meth:`SharedArrayHandle.attach` and works on slices by index. Whatever happens inside the
 ``with`` block (a worker that raises or calls ``os._exit``, ``KeyboardInterrupt``, ``SIGTERM``),
 the segment is closed and unlinked on the way out, so ``/dev/shm`` is left as it was.
+:func:`shared_arena` gives the same guarantees to a loop that hands over many arrays, reusing
+its segments instead of creating one per array (creating a segment costs more than copying).
 
 Cleanup rules this module follows, and why:
 
