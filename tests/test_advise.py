@@ -127,10 +127,13 @@ def test_compute_bound_work_gets_a_pool(start_method: str) -> None:
     assert f"get_context({start_method!r})" in advice.snippet()
 
 
-def test_free_cores_lies_between_one_and_all(start_method: str) -> None:
+def test_pool_now_measures_free_cores_and_start_up(start_method: str) -> None:
     cores = max(2, usable_cpus())
-    free = advise.free_cores(cores, start_method, timeout=60, seconds=0.05)
-    assert 1.0 <= free <= cores
+    now = advise.pool_now(cores, start_method, timeout=60, seconds=0.05)
+    assert 1.0 <= now.free_cores <= cores
+    assert now.start_stop_s > 0
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=cores).updated(now)
+    assert costs.startup_s(start_method, cores) == pytest.approx(now.start_stop_s)
 
 
 def test_busy_machine_lowers_the_prediction() -> None:
