@@ -191,7 +191,7 @@ def load_startup(start_methods: Sequence[str] | None = None,
         for main in mains:
             params = {"start_method": config.validate_start_method(method), "main": main,
                       "workers": usable_workers(), "runs": config.scaled(5, 1),
-                      "pools_per_run": config.scaled(3, 2)}
+                      "pools_per_run": 2}
             records += _cached("overhead-startup", params, measure_startup)
     return _records_frame(records)
 
