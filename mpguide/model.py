@@ -494,8 +494,10 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
         makespan += (profile.per_item_std_s * math.sqrt(chunksize)
                      * math.sqrt(2 * math.log(workers)) / 2)
     threads_per_worker = blas_threads or 1
-    busy = workers * threads_per_worker
-    worker_path = makespan * max(1.0, busy / costs.parallelism)
+    # The workers finish no earlier than their busiest one (makespan), and no earlier than all
+    # the CPU work divided by the cores they really get (cpu_path below): more processes or
+    # BLAS threads than free cores stretch the second, not the first.
+    worker_path = makespan
     # The first chunk's arguments travel before any worker can start, and the last chunk's
     # results after every worker has finished: those transfers overlap with nothing.
     fill_drain = chunksize * (_arg_transfer(profile, costs) + _result_transfer(profile, costs))
