@@ -61,7 +61,7 @@ html_context = {"default_mode": "auto"}  # light/dark from the reader's system s
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "header_links_before_dropdown": 6,
+    "header_links_before_dropdown": 3,
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
     "secondary_sidebar_items": ["page-toc", "sg_download_links", "sg_launcher_links"],
@@ -100,7 +100,6 @@ sphinx_gallery_conf = {
     "reset_modules_order": "both",
     "backreferences_dir": "gen_modules/backreferences",
     "doc_module": ("mpguide",),
-    "reference_url": {"mpguide": None},
     "download_all_examples": True,
     "remove_config_comments": True,
     "capture_repr": ("_repr_html_", "__repr__"),
