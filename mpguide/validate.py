@@ -153,10 +153,17 @@ def _time_joblib(func: Callable[[Any], Any], items: list[Any], workers: int, *,
                  cold: bool = True) -> float:
     """``Parallel(n_jobs=workers, batch_size="auto")``: from cold workers, as a script's single
     call pays it (the reusable executor is shut down first), or warm (run once untimed)."""
+    import tempfile
+
     from joblib import Parallel, delayed
 
     def call() -> None:
-        Parallel(n_jobs=workers, batch_size="auto")(delayed(func)(x) for x in items)
+        # joblib's temporary folder (for memmapping numpy arguments over 1 MB, which these
+        # workloads do not have) goes to a private directory, removed on the way out, instead
+        # of being left in /dev/shm when the interpreter ends.
+        with tempfile.TemporaryDirectory(prefix="mpguide-joblib-") as folder:
+            Parallel(n_jobs=workers, batch_size="auto", temp_folder=folder)(
+                delayed(func)(x) for x in items)
 
     if cold:
         _shutdown_joblib()
