@@ -46,5 +46,5 @@ if __name__ == "__main__":
     chunk = tuning.pool_default_chunksize(len(items), 2)
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as executor:
-        out = list(executor.map(workloads.spin, items, chunksize=chunk, timeout=60))
+        out = list(executor.map(workloads.spin, items, chunksize=chunk, timeout=120))
     print(len(out), "results with chunksize", chunk)

@@ -61,5 +61,5 @@ if __name__ == "__main__":
         total = 0
         results = pool.imap_unordered(workloads.square, range(10_000))
         for _ in range(10_000):
-            total += results.next(timeout=60)
+            total += results.next(timeout=120)
     print(total)

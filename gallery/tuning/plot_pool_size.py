@@ -36,4 +36,4 @@ if __name__ == "__main__":
 
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        print(sum(pool.map_async(workloads.spin, [100_000] * 16).get(timeout=60)))
+        print(sum(pool.map_async(workloads.spin, [100_000] * 16).get(timeout=120)))

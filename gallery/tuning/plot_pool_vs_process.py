@@ -52,7 +52,7 @@ if __name__ == "__main__":
 
     with multiprocessing.get_context("spawn").Pool(2) as procs, ThreadPool(8) as waiters, \
             waiting.local_server(delay_s=0.05, nbytes=1024) as base:
-        urls = [f"{base}/item/{i}" for i in range(16)]
+        urls = [f"{base}/item/{i}" for i in range(8)]
         pending = [procs.apply_async(waiting.digest, ((data, 100_000),))
                    for data in waiters.imap(waiting.fetch, urls)]
-        print([p.get(timeout=60) for p in pending][:3])
+        print([p.get(timeout=120) for p in pending][:3])

@@ -62,4 +62,4 @@ if __name__ == "__main__":
     methods = multiprocessing.get_all_start_methods()
     method = "forkserver" if "forkserver" in methods else "spawn"
     with multiprocessing.get_context(method).Pool(2) as pool:
-        print(pool.map_async(workloads.square, range(8)).get(timeout=60))
+        print(pool.map_async(workloads.square, range(8)).get(timeout=120))

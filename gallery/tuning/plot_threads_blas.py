@@ -53,4 +53,4 @@ if __name__ == "__main__":
 
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2, initializer=choosing.limit_blas_threads, initargs=(1,)) as pool:
-        print(pool.map_async(workloads.matmul_task, [200] * 8).get(timeout=60)[:2])
+        print(pool.map_async(workloads.matmul_task, [200] * 8).get(timeout=120)[:2])
