@@ -630,9 +630,10 @@ def _maxtasks_costs() -> claims.Evidence:
                         "a speedup of {over_speedup:.2f} against {fit_speedup:.2f} with "
                         "{usable}: more workers than cores buys nothing.")
 def _oversubscription() -> claims.Evidence:
-    summary = pool_size_summary(load_pool_size())
+    sizes = load_pool_size()
+    summary = pool_size_summary(sizes)
     spin = summary[summary.workload == "spin"].set_index("workers")["speedup"]
-    usable = int(machine.usable_cpus())
+    usable = int(sizes.usable_cpus.iloc[0])
     over = int(spin.index.max())
     return claims.Evidence(
         holds=bool(spin.loc[over] <= spin.loc[usable] * 1.1),
