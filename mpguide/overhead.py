@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import multiprocessing
 import subprocess
 import sys
 import tempfile
@@ -112,8 +113,15 @@ def _cached(experiment: str, params: dict[str, Any], measure: Callable[..., Any]
     def measure_params(mode: str, **kwargs: Any) -> Any:
         return measure(**kwargs)
 
-    return ResultCache().get_or_measure(experiment, {**params, "mode": config.mode()},
-                                        measure_params)
+    cache, key = ResultCache(), {**params, "mode": config.mode()}
+    if multiprocessing.parent_process() is not None:
+        # A spawn or forkserver worker re-imports the script that started its pool and so
+        # re-runs that script's measurement cells: it reads what the parent measured, even
+        # under MPGUIDE_FRESH=1, instead of measuring again in every worker.
+        cached = cache.load(experiment, key)
+        if cached is not None:
+            return cached
+    return cache.get_or_measure(experiment, key, measure_params)
 
 
 def _records_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:

@@ -240,3 +240,22 @@ def test_figures_carry_the_machine_caption(synthetic: dict[str, pd.DataFrame],
         assert machine.collect_metadata()["cpu_model"] in caption
     finally:
         plt.close(fig)
+
+
+def test_pool_worker_reads_the_parents_cache_even_when_fresh(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawn worker re-running a gallery script's cells must not measure again."""
+    calls: list[int] = []
+
+    def measure(a: int) -> dict[str, int]:
+        calls.append(a)
+        return {"a": a}
+
+    assert overhead._cached("overhead-test", {"a": 1}, measure) == {"a": 1}
+    monkeypatch.setenv("MPGUIDE_FRESH", "1")
+    monkeypatch.setattr(multiprocessing, "parent_process", object)
+    assert overhead._cached("overhead-test", {"a": 1}, measure) == {"a": 1}
+    assert calls == [1]
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: None)
+    overhead._cached("overhead-test", {"a": 1}, measure)
+    assert calls == [1, 1]  # the parent itself honours MPGUIDE_FRESH=1

@@ -55,4 +55,4 @@ if __name__ == "__main__":
 
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
-        print(pool.map_async(workloads.square, range(8)).get(timeout=60))
+        print(pool.map_async(workloads.square, range(8)).get(timeout=120))

@@ -56,4 +56,4 @@ if __name__ == "__main__":
     workloads.spin(items[0])
     print(f"one task: {(time.perf_counter() - start) * 1e6:.0f} µs")
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        results = pool.map_async(workloads.spin, items).get(timeout=60)
+        results = pool.map_async(workloads.spin, items).get(timeout=120)

@@ -49,5 +49,5 @@ if __name__ == "__main__":
 
     data = list(range(50_000))
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        out = pool.map_async(workloads.noop, data, chunksize=1000).get(timeout=60)
+        out = pool.map_async(workloads.noop, data, chunksize=1000).get(timeout=120)
     print(out == data)
