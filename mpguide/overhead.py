@@ -824,19 +824,23 @@ def _tiny_task_workers_idle() -> claims.Evidence:
 
 @claims.claim("seed-tiny-tasks-lose", chapter="overhead", page=PAGE,
               statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
-                        "Pool({workers}), chunksize 1, pool start included) the Pool is more "
-                        "than 10x slower than the loop ({ratio:.0f}x).")
+                        "Pool({workers}), pool start included) the Pool is more than 10x "
+                        "slower than the loop at chunksize 1 ({ratio:.0f}x), and still slower "
+                        "at Pool's default chunksize ({batched_ratio:.0f}x).")
 def _seed_tiny_tasks_lose() -> claims.Evidence:
     df = load_tiny_tasks()
     medians = timing.summarize(df, ["variant"]).set_index("variant")["median"]
     pooled = f"Pool({SEED_WORKERS}), chunksize 1"
-    ratio = medians[pooled] / medians["loop"]
+    batched = f"Pool({SEED_WORKERS}), default chunksize"
+    ratio, batched_ratio = medians[pooled] / medians["loop"], medians[batched] / medians["loop"]
     return claims.Evidence(
-        holds=ratio > 10,
-        values={"items": int(df["items"].iloc[0]), "workers": SEED_WORKERS, "ratio": ratio},
-        evidence=f"Loop {medians['loop'] * 1e3:.1f} ms, {pooled} {medians[pooled]:.2f} s, "
-                 f"default chunksize {medians[f'Pool({SEED_WORKERS}), default chunksize']:.3f}"
-                 f" s (medians).")
+        holds=ratio > 10 and batched_ratio > 1,
+        values={"items": int(df["items"].iloc[0]), "workers": SEED_WORKERS, "ratio": ratio,
+                "batched_ratio": batched_ratio},
+        evidence=f"Loop {format_duration(medians['loop'])}, {pooled} "
+                 f"{format_duration(medians[pooled])}, default chunksize "
+                 f"{format_duration(medians[batched])} (medians). The article publishes no "
+                 f"timing for this benchmark.")
 
 
 def dispatch_summary(df: pd.DataFrame) -> pd.DataFrame:
