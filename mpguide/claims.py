@@ -249,9 +249,10 @@ def registered(chapter: str | None = None) -> dict[str, Claim]:
     return {cid: c for cid, c in _REGISTRY.items() if chapter is None or c.chapter == chapter}
 
 
-def load_chapters(modules: Iterable[str] = CHAPTER_MODULES) -> None:
-    """Import every chapter module so that its claims register themselves."""
-    for name in modules:
+def load_chapters(modules: Iterable[str] | None = None) -> None:
+    """Import every chapter module (default :data:`CHAPTER_MODULES`) so that its claims
+    register themselves."""
+    for name in CHAPTER_MODULES if modules is None else modules:
         importlib.import_module(name)
 
 
