@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from mpguide import cache
 @pytest.fixture
 def confdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A docs folder with one executed example (its .md5 written by sphinx-gallery)."""
-    for name in ("MPGUIDE_FRESH", "MPGUIDE_FRESH_SINCE"):
+    for name in ("MPGUIDE_FRESH", "MPGUIDE_FRESH_SINCE", "IPYTHONDIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MPGUIDE_START_METHOD", "fork")
     (tmp_path / "auto_examples" / "overhead").mkdir(parents=True)
@@ -74,6 +75,17 @@ def test_fresh_becomes_fresh_since(confdir: Path) -> None:
     mpguide_build.prepare(confdir)
     assert "MPGUIDE_FRESH" not in os.environ  # else every page would re-measure again
     assert float(os.environ["MPGUIDE_FRESH_SINCE"]) >= before
+
+
+def test_kernels_print_numpy_scalars_plainly(confdir: Path) -> None:
+    """A glued numpy float must format in prose: {glue:text}`key:.1f` parses its repr."""
+    mpguide_build.prepare(confdir)
+    shown = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "-c",
+         "import numpy; print(repr(numpy.float64(1.5)))"],
+        capture_output=True, text=True, timeout=120, check=True, env=dict(os.environ),
+    ).stdout
+    assert shown.strip().splitlines()[-1] == "1.5"
 
 
 def test_cache_defaults_to_the_build_folder(confdir: Path,

@@ -4,6 +4,8 @@
 
 * points ``MPGUIDE_CACHE_DIR`` at ``docs/_build/.mpguide-cache`` unless the caller chose one, so
   measurements live and die with the build (``rm -rf docs/_build`` is a clean rebuild);
+* gives the guide pages' Jupyter kernels an IPython profile (``IPYTHONDIR``) that prints
+  numpy scalars as plain numbers, so ``{glue:text}`key:.1f``` works for numpy values;
 * turns ``MPGUIDE_FRESH=1`` into ``MPGUIDE_FRESH_SINCE=<now>``: each experiment is re-measured
   once in this build, and every page that shows it then reads that one new record;
 * computes the *build stamp* (mpguide's source hash, quick/full mode, start method, fresh mark).
@@ -72,6 +74,7 @@ def prepare(confdir: Path) -> str:
     if os.environ.pop("MPGUIDE_FRESH", "") not in {"", "0"}:
         os.environ["MPGUIDE_FRESH_SINCE"] = str(time.time())
     config.start_method()  # a bad MPGUIDE_START_METHOD fails here, with its reason
+    kernel_profile(build_dir)
     state = {"source": cache.source_hash(), "mode": config.mode(),
              "start_method": config.start_method(),
              "fresh_since": os.environ.get("MPGUIDE_FRESH_SINCE", "")}
@@ -111,6 +114,27 @@ def mark_success() -> None:
     path: Path = _PENDING["file"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_PENDING["record"]), encoding="utf-8")
+
+
+#: Runs at the start of every myst-nb kernel (an IPython startup file).
+KERNEL_STARTUP = """\
+# Written by docs/_ext/mpguide_build.py for the docs build's Jupyter kernels.
+# numpy 2 writes scalars as np.float64(1.5); {glue:text}`key:.1f` needs plain 1.5.
+import numpy
+
+numpy.set_printoptions(legacy="1.25")
+"""
+
+
+def kernel_profile(build_dir: Path) -> None:
+    """Point the guide pages' kernels at an IPython profile whose startup prints numpy scalars
+    as plain numbers, so that glued numpy values format in prose."""
+    ipython_dir = build_dir / ".ipython"
+    startup = ipython_dir / "profile_default" / "startup" / "00-mpguide.py"
+    startup.parent.mkdir(parents=True, exist_ok=True)
+    if not startup.exists() or startup.read_text(encoding="utf-8") != KERNEL_STARTUP:
+        startup.write_text(KERNEL_STARTUP, encoding="utf-8")
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
 
 
 def offline_inventory(build_dir: Path) -> str:
