@@ -125,21 +125,38 @@ def get_context(start_method: str | None = None) -> multiprocessing.context.Base
         start_method or config.start_method()))
 
 
-def _worker_pids(pool: multiprocessing.pool.Pool) -> frozenset[int]:
+def _workers(pool: multiprocessing.pool.Pool) -> dict[int, multiprocessing.process.BaseProcess]:
     # Pool keeps its processes in the private list ``_pool``; the public API offers no other
     # way to notice that a worker died and was silently replaced.
-    return frozenset(p.pid for p in pool._pool if p.pid is not None)
+    return {p.pid: p for p in list(pool._pool) if p.pid is not None}
+
+
+def _crashed(workers: dict[int, multiprocessing.process.BaseProcess],
+             current: dict[int, multiprocessing.process.BaseProcess]) -> bool:
+    """Whether a worker that left the pool exited with a non-zero code.
+
+    A worker retired by ``maxtasksperchild`` exits with code 0 and is replaced normally; one that
+    crashed, called ``os._exit(n)`` with ``n != 0``, was killed by a signal, or could not
+    unpickle its task exits with a non-zero code (or has none yet, while being reaped).
+    """
+    for pid in workers.keys() - current.keys():
+        process = workers[pid]
+        process.join(POLL_INTERVAL)
+        if process.exitcode != 0:
+            return True
+    return False
 
 
 def wait_result(result: multiprocessing.pool.AsyncResult, pool: multiprocessing.pool.Pool,
                 timeout: float, what: str = "the pool") -> Any:
     """``result.get()`` bounded by ``timeout`` that fails fast when a worker dies.
 
-    Raises :class:`WorkerDiedError` as soon as the pool replaces a worker (the task that worker
-    held is lost and would never complete), :class:`PoolTimeoutError` after ``timeout``.
+    Raises :class:`WorkerDiedError` as soon as a worker exits with a non-zero code (the task it
+    held is lost and would never complete; workers retired by ``maxtasksperchild`` exit with
+    code 0 and are fine), :class:`PoolTimeoutError` after ``timeout``.
     """
     deadline = time.monotonic() + timeout
-    seen = _worker_pids(pool)
+    seen = _workers(pool)
     while not result.ready():
         if time.monotonic() > deadline:
             raise PoolTimeoutError(
@@ -148,15 +165,15 @@ def wait_result(result: multiprocessing.pool.AsyncResult, pool: multiprocessing.
                 f"running the function serially on the same items."
             )
         result.wait(POLL_INTERVAL)
-        current = _worker_pids(pool)
-        if not current >= seen and not result.ready():
+        current = _workers(pool)
+        if _crashed(seen, current) and not result.ready():
             raise WorkerDiedError(
                 f"a worker of {what} exited while tasks were pending (a crash, os._exit, a "
                 f"signal, running out of memory, or a worker function the child could not "
                 f"import); the tasks it held are lost. Run the function serially on the same "
                 f"items to see the failure."
             )
-        seen |= current
+        seen = current
     try:
         return result.get(0)
     except PoolError:

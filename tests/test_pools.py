@@ -99,3 +99,9 @@ def test_bad_start_method_names_the_choices() -> None:
 def test_zero_workers_is_refused() -> None:
     with pytest.raises(ValueError, match="workers must be >= 1"), pools.bounded_pool(0):
         pass
+
+
+def test_workers_retired_by_maxtasksperchild_are_not_deaths(start_method: str) -> None:
+    items = list(range(12))
+    assert pools.bounded_map(workloads.square, items, workers=2, chunksize=1,
+                             maxtasksperchild=2, timeout=60) == [x * x for x in items]

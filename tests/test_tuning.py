@@ -15,12 +15,6 @@ import pytest
 
 from mpguide import choosing, claims, config, tuning, waiting
 
-#: Python 3.12+ warns when a process with threads forks (numpy's BLAS threads count); the fork
-#: experiments here do that on purpose under the fork start method.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
-
-
 @pytest.mark.parametrize(("n", "workers"), [(1, 1), (7, 2), (8, 2), (1000, 2), (999, 3)])
 def test_pool_default_chunksize_is_cpython_heuristic(n: int, workers: int) -> None:
     assert tuning.pool_default_chunksize(n, workers) == max(1, math.ceil(n / (4 * workers)))
