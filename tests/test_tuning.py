@@ -15,6 +15,7 @@ import pytest
 
 from mpguide import choosing, claims, config, tuning, waiting
 
+
 @pytest.mark.parametrize(("n", "workers"), [(1, 1), (7, 2), (8, 2), (1000, 2), (999, 3)])
 def test_pool_default_chunksize_is_cpython_heuristic(n: int, workers: int) -> None:
     assert tuning.pool_default_chunksize(n, workers) == max(1, math.ceil(n / (4 * workers)))
