@@ -65,7 +65,7 @@ THREAD_CPU_MIN_S = 0.2
 #: The function "uses BLAS threads" when, while it runs, the process's other threads (the BLAS
 #: pool) burn at least this fraction of the CPU time of the thread calling it.
 BLAS_GAIN = 0.1
-#: Seconds each step of :func:`free_cores` spins (three steps).
+#: Seconds each step of the free-cores measurement of :func:`pool_now` spins (three steps).
 FREE_CORES_S = 0.15
 #: Chunksizes tried besides Pool's default and the balanced ones (``n / (k * workers)``).
 CHUNKSIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 50_000)
@@ -675,12 +675,6 @@ def pool_now(cores: int, start_method: str | None = None, timeout: float | None 
     stopped = time.perf_counter() - stop
     free = min(float(cores), max(1.0, together / alone))
     return PoolNow(cores, method, free, started + stopped)
-
-
-def free_cores(cores: int, start_method: str | None = None, timeout: float | None = None,
-               seconds: float = FREE_CORES_S) -> float:
-    """Cores' worth of CPU a pool of ``cores`` workers gets right now (see :func:`pool_now`)."""
-    return pool_now(cores, start_method, timeout, seconds).free_cores
 
 
 def machine_probes() -> dict[str, Any]:

@@ -106,7 +106,7 @@ class MachineCosts:
     pickle_dumps_bytes_per_s: float
     pickle_loads_bytes_per_s: float
     #: Cores' worth of CPU this process could get when the advisor ran (measured by
-    #: :func:`mpguide.advise.free_cores`; ``None``: all of :attr:`cores`). On a shared machine
+    #: :func:`mpguide.advise.pool_now`; ``None``: all of :attr:`cores`). On a shared machine
     #: other jobs take the rest, and the workers share what is left.
     free_cores: float | None = None
 
