@@ -72,9 +72,13 @@ def add_caption(fig, meta_or_caption: Any, start_method: str | None = None):
         artist.remove()
     fig.text(0.01, 0.01, text, gid=CAPTION_GID, fontsize=CAPTION_FONTSIZE, color="0.35",
              ha="left", va="bottom", wrap=True)
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+
     engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, "set"):
+    if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):
         engine.set(rect=(0, CAPTION_HEIGHT, 1, 1 - CAPTION_HEIGHT))
+    else:  # no engine, or the placeholder a one-off fig.tight_layout() leaves behind
+        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, CAPTION_HEIGHT + 0.08))
     return fig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import psutil
@@ -28,9 +29,15 @@ def _quick(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MPGUIDE_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def _shm_entries() -> set[str]:
+#: Names of shared-memory segments (multiprocessing.shared_memory on POSIX, mpguide's own).
+SEGMENT_PREFIXES = ("psm_", "wnsm_", "mpguide")
+
+
+def _shm_entries(prefixes: tuple[str, ...] = ("",)) -> set[str]:
     shm = Path("/dev/shm")
-    return {p.name for p in shm.iterdir()} if shm.is_dir() else set()
+    if not shm.is_dir():
+        return set()
+    return {p.name for p in shm.iterdir() if p.name.startswith(prefixes)}
 
 
 def _leftover_children() -> list[psutil.Process]:
@@ -50,19 +57,44 @@ def _leftover_children() -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def _no_leaks() -> None:
-    """Fail a test that leaves a shared-memory segment or a child process behind."""
-    shm_before = _shm_entries()
+    """Fail a test that leaves a shared-memory segment or a child process behind.
+
+    Only segments are checked per test: a pool's named semaphores (``sem.*``) go when their
+    locks are garbage-collected, and other programs on the machine create entries too. The
+    session-wide check below covers every kind of entry.
+    """
+    segments_before = _shm_entries(SEGMENT_PREFIXES)
     yield
-    gc.collect()  # a pool's named semaphores are unlinked when their locks are collected
-    leaked_shm = _shm_entries() - shm_before
+    leaked = _shm_entries(SEGMENT_PREFIXES) - segments_before
     _, alive = psutil.wait_procs(_leftover_children(), timeout=5)
     for proc in alive:
         proc.kill()
-    assert not leaked_shm, f"shared memory left in /dev/shm: {sorted(leaked_shm)}"
+    assert not leaked, f"shared memory segments left in /dev/shm: {sorted(leaked)}"
     assert not alive, f"child processes left running: {[p.pid for p in alive]}"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _pid_sanity() -> None:
-    """Guard against running inside an already-forked worker."""
-    assert os.getpid() == psutil.Process().pid
+def _nothing_left_in_dev_shm() -> None:
+    """After the whole run, nothing the run created is left in /dev/shm (semaphores included).
+
+    Entries named after a process that is not part of this run (e.g. ``sem.loky-<pid>-...``
+    of another program) are not counted.
+    """
+    before = _shm_entries()
+    yield
+    gc.collect()
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().children(recursive=True))}
+    deadline = time.monotonic() + 5
+    while (left := {e for e in _shm_entries() - before if _created_here(e, mine)}) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"left in /dev/shm after the test run: {sorted(left)}"
+
+
+def _created_here(entry: str, pids: set[int]) -> bool:
+    """False for entries that name a process outside this run (loky's ``sem.loky-PID-...``)."""
+    parts = entry.split("-")
+    if len(parts) >= 3 and parts[1].isdigit():
+        return int(parts[1]) in pids or not psutil.pid_exists(int(parts[1]))
+    return True
+

@@ -113,3 +113,12 @@ def test_add_caption_replaces_the_previous_one() -> None:
 def test_add_caption_refuses_other_types() -> None:
     with pytest.raises(TypeError, match="caption must be a string"):
         plotting.add_caption(plt.figure(), 42)
+
+
+def test_caption_fits_a_figure_laid_out_once_with_tight_layout() -> None:
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots()
+    fig.tight_layout()
+    assert plotting.caption_of(plotting.add_caption(fig, "a caption")) == "a caption"
+    plt.close(fig)
