@@ -2,7 +2,8 @@
 
 Reads ``{"module", "function", "kwargs"}`` as JSON on stdin, calls the function and writes its
 JSON result after a marker line on stdout. Kept tiny: under ``spawn`` every pool worker the
-experiment starts re-imports this module as its ``__main__``.
+experiment starts re-imports its ``__main__`` (this module, or the generated script that calls
+:func:`main`).
 """
 
 import importlib
@@ -11,9 +12,15 @@ import sys
 
 from mpguide.runner import _MARKER
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """Serve one request from stdin."""
     request = json.loads(sys.stdin.read())
     function = getattr(importlib.import_module(request["module"]), request["function"])
     result = function(**request["kwargs"])
     sys.stdout.write(_MARKER + json.dumps(result))
     sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

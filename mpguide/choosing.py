@@ -13,20 +13,14 @@ Examples
 >>> from mpguide import choosing
 >>> choosing.python_facts()["fork_threads_warning_since"]
 '3.12'
->>> choosing.heavy_script(["numpy"]).splitlines()[1]
-"if __name__ == '__main__':"
+>>> choosing.heavy_preamble(["numpy"]).split("  #")[0]
+'import numpy'
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -82,44 +76,16 @@ def measure_start_method(*, method: str, workers: int, repeats: int) -> list[dic
     return records
 
 
-def heavy_script(imports: list[str]) -> str:
-    """Text of a script that imports ``imports`` at top level, then behaves as
-    :mod:`mpguide._child`; a spawn child of it re-imports the heavy modules.
+def heavy_preamble(imports: list[str]) -> str:
+    """Top of a script that imports ``imports`` (for :func:`runner.run_fresh`'s ``preamble``);
+    a spawn child of that script re-imports the heavy modules.
 
     Examples
     --------
-    >>> heavy_script(["numpy"]).splitlines()[0]
-    'import numpy  # noqa: F401  (the point of the script)'
+    >>> heavy_preamble(["numpy", "pandas"])
+    'import numpy, pandas  # noqa: F401  (the point of the script)'
     """
-    return (f"import {', '.join(imports)}  # noqa: F401  (the point of the script)\n"
-            "if __name__ == '__main__':\n"
-            "    import runpy\n"
-            "    runpy.run_module('mpguide._child', run_name='__main__')\n")
-
-
-def run_script(text: str, target: str, kwargs: dict[str, Any], timeout: float) -> Any:
-    """Run ``target(**kwargs)`` under a generated ``__main__`` script (the protocol of
-    :mod:`mpguide._child`), in its own session, killed with its children on timeout."""
-    module, _, function = target.partition(":")
-    request = json.dumps({"module": module, "function": function, "kwargs": kwargs})
-    with tempfile.TemporaryDirectory(prefix="mpguide-main-") as folder:
-        path = os.path.join(folder, "heavy_main.py")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        with subprocess.Popen([sys.executable, path], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True) as child:
-            try:
-                stdout, stderr = child.communicate(request, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                stdout, stderr = "", f"timed out after {timeout:g} s"
-            finally:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.pid, signal.SIGKILL)
-    if child.returncode != 0 or runner._MARKER not in stdout:
-        raise runner.FreshInterpreterError(f"{target} failed under a generated script: "
-                                           f"{stderr.strip().splitlines()[-3:]}")
-    return json.loads(stdout.rpartition(runner._MARKER)[2])
+    return f"import {', '.join(imports)}  # noqa: F401  (the point of the script)"
 
 
 def start_methods_params() -> dict[str, Any]:
@@ -133,14 +99,14 @@ def measure_start_methods(*, mode: str, workers: int, repeats: int, methods: lis
                           imports: list[str]) -> dict[str, Any]:
     """:func:`measure_start_method` for each method, from a light ``__main__``
     (:mod:`mpguide._child`, stdlib + mpguide) and from a heavy one importing ``imports``
-    (:func:`heavy_script`)."""
+    (:func:`heavy_preamble`)."""
     del mode
     records = []
     for method in methods:
         kwargs = {"method": method, "workers": workers, "repeats": repeats}
         target = "mpguide.choosing:measure_start_method"
         light = runner.run_fresh(target, kwargs, timeout=120)
-        heavy = run_script(heavy_script(imports), target, kwargs, timeout=180)
+        heavy = runner.run_fresh(target, kwargs, timeout=180, preamble=heavy_preamble(imports))
         records += [{**r, "main": "light"} for r in light]
         records += [{**r, "main": "heavy", "imports": " ".join(imports)} for r in heavy]
     return finish(records, ", ".join(methods) + " compared")

@@ -32,15 +32,10 @@ Examples
 from __future__ import annotations
 
 import functools
-import json
 import math
 import multiprocessing
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, machine, plotting, pools, probes, runner, timing, workloads
@@ -63,24 +58,6 @@ VARIANTS = (LOOP, CHUNK1, DEFAULT)
 SEED_WORKERS, SEED_ITEMS = 4, 50_000
 SEED_TITLE = "How to Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead"
 
-_SCRIPT = '''"""A plain script, written by mpguide.overhead, that starts and stops Pools."""
-{imports}import json
-import sys
-import time
-
-from mpguide import pools, workloads
-
-if __name__ == "__main__":
-    args = json.loads(sys.argv[1])
-    samples = []
-    for _ in range(args["pools"]):
-        start = time.perf_counter()
-        with pools.bounded_pool(args["workers"], args["start_method"], args["timeout"]) as pool:
-            tasks = pool.map_async(workloads.noop, range(args["workers"]))
-            pools.wait_result(tasks, pool, args["timeout"])
-        samples.append(time.perf_counter() - start)
-    print({marker!r} + json.dumps(samples))
-'''
 
 
 def usable_workers() -> int:
@@ -135,36 +112,32 @@ def _method(start_method: str | None) -> str:
 # --- Pool start+stop --------------------------------------------------------------------------
 
 
-def run_script(main: str, args: dict[str, Any], timeout: float) -> Any:
-    """Run the generated start-up script with a ``__main__`` of kind ``main``; return its JSON.
+def startup_samples(start_method: str, workers: int, count: int, timeout: float) -> list[float]:
+    """Seconds of ``count`` successive Pool start+stops in this interpreter.
 
-    The script lives in a temporary directory and runs as ``python script.py`` in its own
-    session, so on a timeout it and its pool's workers are killed together.
+    One start+stop is ``with Pool(workers) as p: p.map(noop, range(workers))``, closed and
+    joined; run by :func:`run_script` in a generated plain script.
+    """
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        with pools.bounded_pool(workers, start_method, timeout) as pool:
+            tasks = pool.map_async(workloads.noop, range(workers))
+            pools.wait_result(tasks, pool, timeout)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def run_script(main: str, args: dict[str, Any], timeout: float) -> Any:
+    """Run :func:`startup_samples` in a plain script whose ``__main__`` is of kind ``main``.
+
+    The script runs as ``python main.py`` in its own session (:func:`runner.run_fresh` with a
+    preamble), so on a timeout it and its pool's workers are killed together.
     """
     if main not in MAINS:
         raise ValueError(f"unknown main {main!r}; choose one of {', '.join(MAINS)}")
-    text = _SCRIPT.format(imports=MAINS[main], marker=runner._MARKER)
-    with tempfile.TemporaryDirectory(prefix="mpguide-main-") as tmp:
-        script = Path(tmp, "pool_startup.py")
-        script.write_text(text, encoding="utf-8")
-        with subprocess.Popen([sys.executable, str(script), json.dumps(args)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True) as child:
-            try:
-                stdout, stderr = child.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                runner._kill_group(child)
-                _, stderr = child.communicate()
-                raise runner.FreshInterpreterError(
-                    f"the start-up script ({main} main) did not finish within {timeout:g} s; "
-                    f"it was killed.{runner._tail(stderr)}") from None
-            finally:
-                runner._kill_group(child)
-    if child.returncode != 0:
-        raise runner.FreshInterpreterError(
-            f"the start-up script ({main} main) failed with exit code {child.returncode}."
-            f"{runner._tail(stderr)}")
-    return json.loads(stdout.rpartition(runner._MARKER)[2])
+    return runner.run_fresh("mpguide.overhead:startup_samples", args, timeout=timeout,
+                            preamble=MAINS[main])
 
 
 def measure_startup(start_method: str, *, main: str, workers: int, runs: int,
@@ -176,7 +149,7 @@ def measure_startup(start_method: str, *, main: str, workers: int, runs: int,
     and imports ``__main__`` there); later pools in the same script do not, so the two are
     recorded separately (``pool`` = ``"first"`` / ``"later"``).
     """
-    args = {"start_method": start_method, "workers": workers, "pools": pools_per_run,
+    args = {"start_method": start_method, "workers": workers, "count": pools_per_run,
             "timeout": config.DEFAULT_TIMEOUT}
     first, later = [], []
     for _ in range(runs):

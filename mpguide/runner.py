@@ -21,7 +21,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from mpguide import config
@@ -35,7 +37,8 @@ class FreshInterpreterError(RuntimeError):
 
 
 def run_fresh(target: str, kwargs: Mapping[str, Any] | None = None, *,
-              timeout: float | None = None, env: Mapping[str, str] | None = None) -> Any:
+              timeout: float | None = None, env: Mapping[str, str] | None = None,
+              preamble: str | None = None) -> Any:
     """Call ``module:function(**kwargs)`` in a new interpreter and return its JSON result.
 
     Parameters
@@ -50,6 +53,18 @@ def run_fresh(target: str, kwargs: Mapping[str, Any] | None = None, *,
         (default: :data:`config.DEFAULT_TIMEOUT` times 5).
     env
         Extra environment variables for the child (``MPGUIDE_*`` settings are inherited).
+    preamble
+        Source run at the top of the child's ``__main__`` (e.g. ``"import numpy"``). The
+        child is then a generated plain script, ``python main.py``, so under ``spawn`` and
+        ``forkserver`` its workers re-import what the preamble imports, as the workers of a
+        user's script that starts with those imports would. ``None`` (default): the child's
+        ``__main__`` is :mod:`mpguide._child`, which imports only mpguide.
+
+    Examples
+    --------
+    >>> info = run_fresh("mpguide.runner:interpreter_info", preamble="import numpy")
+    >>> info["main"].endswith("main.py"), "numpy" in info["modules"]
+    (True, True)
     """
     module, sep, function = target.partition(":")
     if not sep or not module or not function:
@@ -57,10 +72,42 @@ def run_fresh(target: str, kwargs: Mapping[str, Any] | None = None, *,
     timeout = config.DEFAULT_TIMEOUT * 5 if timeout is None else timeout
     request = json.dumps({"module": module, "function": function, "kwargs": dict(kwargs or {})})
     child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    with tempfile.TemporaryDirectory(prefix="mpguide-main-") as folder:
+        if preamble is None:
+            command = [sys.executable, "-m", "mpguide._child"]
+        else:
+            script = Path(folder, "main.py")
+            script.write_text(_SCRIPT.format(preamble=preamble), encoding="utf-8")
+            command = [sys.executable, str(script)]
+        stdout, stderr, returncode = _communicate(command, request, child_env, timeout, target)
+    if returncode != 0:
+        raise FreshInterpreterError(
+            f"{target} failed in a fresh interpreter (exit code {returncode}).{_tail(stderr)}"
+        )
+    try:
+        return json.loads(stdout.rpartition(_MARKER)[2])
+    except json.JSONDecodeError as exc:
+        raise FreshInterpreterError(f"{target} returned no JSON result ({exc}).{_tail(stderr)}") \
+            from exc
+
+
+#: The generated ``__main__`` of :func:`run_fresh` with a preamble.
+_SCRIPT = '''"""A plain script written by mpguide.runner.run_fresh."""
+{preamble}
+
+if __name__ == "__main__":
+    from mpguide._child import main
+
+    main()
+'''
+
+
+def _communicate(command: list[str], request: str, env: Mapping[str, str], timeout: float,
+                 target: str) -> tuple[str, str, int]:
+    """Run ``command`` in its own session, send ``request``; kill its whole group afterwards."""
     with subprocess.Popen(
-        [sys.executable, "-m", "mpguide._child"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=child_env, start_new_session=True,
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env, start_new_session=True,
     ) as child:
         try:
             stdout, stderr = child.communicate(request, timeout=timeout)
@@ -73,16 +120,7 @@ def run_fresh(target: str, kwargs: Mapping[str, Any] | None = None, *,
             ) from None
         finally:
             _kill_group(child)
-    if child.returncode != 0:
-        raise FreshInterpreterError(
-            f"{target} failed in a fresh interpreter (exit code {child.returncode})."
-            f"{_tail(stderr)}"
-        )
-    try:
-        return json.loads(stdout.rpartition(_MARKER)[2])
-    except json.JSONDecodeError as exc:
-        raise FreshInterpreterError(f"{target} returned no JSON result ({exc}).{_tail(stderr)}") \
-            from exc
+    return stdout, stderr, child.returncode
 
 
 #: Separates the child's own prints from the JSON result on its stdout.

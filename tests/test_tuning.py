@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from mpguide import choosing, claims, config, tuning, waiting
+from mpguide import choosing, claims, config, runner, tuning, waiting
 
 
 @pytest.mark.parametrize(("n", "workers"), [(1, 1), (7, 2), (8, 2), (1000, 2), (999, 3)])
@@ -77,10 +77,10 @@ def test_measure_start_method_light(start_method: str) -> None:
     assert all(r["worker_uss_mib"] > 0 for r in records)
 
 
-def test_run_script_uses_generated_main() -> None:
-    records = choosing.run_script(choosing.heavy_script(["json"]),
-                                  "mpguide.choosing:measure_start_method",
-                                  {"method": "spawn", "workers": 1, "repeats": 0}, timeout=60)
+def test_heavy_main_runs_under_a_generated_script() -> None:
+    records = runner.run_fresh("mpguide.choosing:measure_start_method",
+                               {"method": "spawn", "workers": 1, "repeats": 0}, timeout=60,
+                               preamble=choosing.heavy_preamble(["json"]))
     assert records[0]["method"] == "spawn"
 
 
