@@ -66,7 +66,7 @@ html_theme_options = {
     "footer_end": ["sphinx-version", "theme-version"],
     "secondary_sidebar_items": ["page-toc", "sg_download_links", "sg_launcher_links"],
 }
-html_sidebars = {"index": [], "claims": []}
+html_sidebars = {"index": [], "claims": [], "guide/*": []}  # chapters: no empty section nav
 
 # -- API reference: autodoc + autosummary + numpydoc ------------------------------------------
 autosummary_generate = True
