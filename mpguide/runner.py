@@ -15,13 +15,13 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from mpguide import config
 
 #: Lines of the child's stderr quoted in an error.
 STDERR_TAIL_LINES = 15
+#: Seconds the child's leftover processes get to exit by themselves before being signalled.
+GROUP_EXIT_GRACE = 2.0
 
 
 class FreshInterpreterError(RuntimeError):
@@ -112,14 +114,14 @@ def _communicate(command: list[str], request: str, env: Mapping[str, str], timeo
         try:
             stdout, stderr = child.communicate(request, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(child)
+            _end_group(child.pid, grace=0)
             _, stderr = child.communicate()
             raise FreshInterpreterError(
                 f"{target} did not finish within {timeout:g} s in a fresh interpreter; it and "
                 f"its child processes were killed.{_tail(stderr)}"
             ) from None
         finally:
-            _kill_group(child)
+            _end_group(child.pid, grace=GROUP_EXIT_GRACE)
     return stdout, stderr, child.returncode
 
 
@@ -143,10 +145,39 @@ def interpreter_info() -> dict[str, Any]:
     }
 
 
-def _kill_group(child: subprocess.Popen) -> None:
-    """Kill the child's whole session (it and any pool workers it left running)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(child.pid, signal.SIGKILL)
+def _end_group(pgid: int, grace: float) -> None:
+    """End the child's whole session: what it left running, and nothing too early.
+
+    Members get ``grace`` seconds to exit on their own (a resource tracker unlinks what the
+    child leaked once its pipe closes), then SIGTERM, which multiprocessing's resource tracker
+    ignores so it can still clean up while pool workers die, then SIGKILL for whatever is left.
+    """
+    for signum, wait in ((None, grace), (signal.SIGTERM, GROUP_EXIT_GRACE), (signal.SIGKILL, 0)):
+        if signum is not None:
+            try:
+                os.killpg(pgid, signum)
+            except (ProcessLookupError, PermissionError):
+                return
+        deadline = time.monotonic() + wait
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not _group_alive(pgid):
+            return
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies do not count: where PID 1 does
+    not reap orphans, as in some containers, they linger and are harmless)."""
+    import psutil
+
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and \
+                    process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, PermissionError):
+            continue
+    return False
 
 
 def _tail(stderr: str | None) -> str:
