@@ -334,7 +334,7 @@ def load_validation(names: Sequence[str] | None = None, start_method: str | None
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per workload: median |error| over the sweep, and the recommended
+    """One row per workload: median ``|error|`` over the sweep, and the recommended
     configuration's measured time against the best of the sweep, Pool's default chunksize and
     joblib's auto batching (ratios below 1 mean the recommendation was faster)."""
     import pandas as pd
