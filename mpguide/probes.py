@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import multiprocessing.pool
 import pickle
@@ -62,12 +63,16 @@ FRESH_MAIN = "mpguide._child (stdlib + mpguide)"
 #: life: sampling several pools gives a median that a second run reproduces.
 POOLS = (7, 3)
 #: Timed maps per pool and chunksize (full, quick mode), after one warm-up map: the first
-#: big maps of a fresh pool ran several times slower than the next ones on that VM.
+#: big maps of a fresh pool ran several times slower than the next ones on that VM. (4 timed
+#: maps per pool did not make two card runs agree any better than 2.)
 MAPS_PER_POOL = (2, 2)
 #: Single calls timed per pool for a round trip (full, quick mode): the median single call is
 #: steady where a tight loop's mean swings with a long tail of slow wake-ups.
 #: ``tests/benchmarks/bench_probes_vs_plain.py`` prints the tight-loop mean beside it.
 ROUND_TRIPS = (201, 41)
+#: Peer processes started in turn by the pipe round-trip probe (full, quick mode). Measured
+#: on one peer, two card runs in a row differed by up to 28% on a quiet 2-core VM.
+PIPE_PEERS = (5, 2)
 #: Round trips made and dropped first on each pool or pipe.
 ROUND_TRIP_WARMUPS = 10
 
@@ -141,7 +146,9 @@ def pool_start_stop(start_method: str | None = None, workers: int | None = None,
     """
     method = config.validate_start_method(start_method or config.start_method())
     workers = workers or _usable_cpus()
-    repeats = _repeats(repeats, full=11, quick=3)
+    # 31 samples: with 11, fork's few-millisecond start+stop differed by up to 38% between two
+    # card runs on a quiet 2-core VM; each sample costs only milliseconds.
+    repeats = _repeats(repeats, full=31, quick=3)
     timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
     if fresh:
         (record,) = runner.run_fresh(
@@ -392,20 +399,24 @@ def pipe_round_trip(start_method: str | None = None, *, calls: int | None = None
                     timeout: float | None = None) -> Measurement:
     """Seconds for an 8-byte request and an 8-byte answer over ``multiprocessing.Pipe``
     between two processes: the floor under every pool round trip. Each of ``calls`` samples is
-    one call (the median single call is steady; see :data:`ROUND_TRIPS`).
+    one call (the median single call is steady; see :data:`ROUND_TRIPS`), spread over
+    :data:`PIPE_PEERS` peer processes started in turn, for the reason :data:`POOLS` gives.
 
     Examples
     --------
     >>> pipe_round_trip("fork", calls=2).median > 0
     True
     """
+    calls = config.scaled(*ROUND_TRIPS) if calls is None else calls
+    peers = min(config.scaled(*PIPE_PEERS), calls)
+
     def probe(peer: _PipePeer, method: str) -> Measurement:
         return timing.measure(peer.request, 8, name="pipe_round_trip", loops=1,
-                              warmups=ROUND_TRIP_WARMUPS,
-                              repeats=config.scaled(*ROUND_TRIPS) if calls is None else calls,
+                              warmups=ROUND_TRIP_WARMUPS, repeats=max(1, calls // peers),
                               params={"start_method": method, "nbytes": 8})
 
-    return _with_peer(start_method, 8, timeout, probe)
+    parts = [_with_peer(start_method, 8, timeout, probe) for _ in range(peers)]
+    return dataclasses.replace(parts[0], samples=[s for p in parts for s in p.samples])
 
 
 def pipe_throughput(nbytes: int | None = None, start_method: str | None = None, *,
