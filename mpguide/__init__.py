@@ -55,6 +55,30 @@ _EXPORTS = {
     "Profile": "model",
 }
 
+_SUBMODULES = {
+    "_version",
+    "advise",
+    "cache",
+    "card",
+    "choosing",
+    "claims",
+    "config",
+    "machine",
+    "model",
+    "overhead",
+    "plotting",
+    "pools",
+    "probes",
+    "runner",
+    "shm",
+    "timing",
+    "transfer",
+    "tuning",
+    "validate",
+    "waiting",
+    "workloads",
+}
+
 __all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 (keys are strings)
 
 
@@ -64,9 +88,6 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"mpguide.{name}")
     raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
-
-
-_SUBMODULES = {"advise", "model", "validate", "shm", "card", "plotting", "probes", "cache", "claims", "config", "machine", "overhead", "pools", "runner", "timing", "tuning", "choosing", "waiting", "workloads", "_version"}
 
 
 def __dir__() -> list[str]:
