@@ -404,7 +404,7 @@ def grid(kind: Callable[..., E_], **axes: Sequence[Any] | Any) -> list[E_]:
     """
     names = list(axes)
     values = [v if isinstance(v, (list, tuple, range)) else [v] for v in axes.values()]
-    return [kind(**dict(zip(names, combo))) for combo in itertools.product(*values)]
+    return [kind(**dict(zip(names, combo, strict=False))) for combo in itertools.product(*values)]
 
 
 
