@@ -267,10 +267,18 @@ def _where() -> str:
         else "this process"
 
 
+#: The executor columns of every result row (:meth:`Executor.record`).
+_COLUMNS = ("label", "tool", "workers", "chunksize", "start_method")
+
+
 @dataclasses.dataclass(frozen=True)
 class Result:
     """The measurements of one experiment, one :class:`~mpguide.timing.Measurement` per
-    executor (seconds per whole map), and the views of them."""
+    executor (seconds per whole map), and the views of them.
+
+    A worker that re-imports its parent's script gets an empty result on a cache miss; its
+    views are then empty (a frame without rows, a blank figure), so the script's cells run.
+    """
 
     name: str
     measurements: tuple[timing.Measurement, ...]
@@ -288,19 +296,19 @@ class Result:
     def frame(self) -> pd.DataFrame:
         """Tidy rows: one per executor and timed run, ``seconds`` plus the executor's columns
         (label, tool, workers, chunksize, start method) and the machine metadata."""
-        if not self.measurements:
-            raise ValueError(f"experiment {self.name!r} has no measurements here (a worker "
-                             "re-importing its parent's script reads only the cache)")
         import pandas as pd
 
-        return pd.DataFrame([{"repeat": i, "seconds": seconds, **m.params, **_meta(m)}
-                             for m in self.measurements for i, seconds in enumerate(m.samples)])
+        rows = [{"repeat": i, "seconds": seconds, **m.params, **_meta(m)}
+                for m in self.measurements for i, seconds in enumerate(m.samples)]
+        return pd.DataFrame(rows, columns=None if rows else ["repeat", "seconds", *_COLUMNS])
 
     def table(self) -> pd.DataFrame:
         """One row per executor, in declaration order: median and IQR seconds, speedup over
         the loop (above 1 is faster) and time relative to the fastest executor."""
-        columns = ["label", "tool", "workers", "chunksize", "start_method"]
+        columns = list(_COLUMNS)
         df = self.frame()
+        if df.empty:
+            return df.reindex(columns=[*columns, "median_s", "iqr_s", "speedup", "vs_best"])
         summary = timing.summarize(df, ["label"], value="seconds")
         first = df.drop_duplicates("label").set_index("label")
         out = first.loc[summary["label"], columns[1:]].reset_index()
@@ -331,6 +339,8 @@ class Result:
 
         table = self.table()
         fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6), layout="constrained")
+        if table.empty:  # a worker re-importing its parent's script: nothing to draw
+            return fig
         positions = range(len(table))[::-1]
         ax.barh(list(positions), table["median_s"], xerr=table["iqr_s"], color="tab:blue",
                 alpha=0.8)

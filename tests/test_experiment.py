@@ -118,6 +118,10 @@ def test_a_worker_reimporting_its_script_only_reads_the_cache(
     assert experiment.reimported_main()
     result = Experiment("t-guard", workloads.square, [1, 2], [executors.Threads(2)]).run()
     assert result == Result("t-guard", ())
+    assert result.table().empty
+    import matplotlib.pyplot as plt
+
+    plt.close(result.plot())
     assert experiment.run_cached("t-guard-2", "mpguide.workloads:spin", {"iterations": 2}) \
         is None
 
