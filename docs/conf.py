@@ -4,7 +4,9 @@ The build executes every gallery script (sphinx-gallery) and every MyST guide pa
 both read measurements from mpguide's result cache, so a rebuild with nothing changed runs
 nothing. ``_ext/mpguide_build.py`` holds the plumbing (cache location, invalidation when
 mpguide's source or the build settings change, time bounds); ``_ext/topic_map.py`` draws the
-landing page's cards. Build with ``python3 -m nox -s docs`` (see the README).
+landing page's cards. The chapters (their order, names and pages) come from
+:mod:`mpguide.chapters`, never from a list typed here. Build with ``python3 -m nox -s docs``
+(see the README).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ sys.path.insert(0, str(CONF_DIR / "_ext"))
 import mpguide_build
 
 import mpguide
+from mpguide import chapters
 
 mpguide_build_stamp = mpguide_build.prepare(CONF_DIR)
 mpguide_build.start_watchdog()
+CHAPTERS = chapters.chapters()  # in reading order; each has a gallery/<name> folder
 
 project = "mpguide"
 author = "the mpguide authors"
@@ -71,6 +75,8 @@ html_sidebars = {"index": [], "claims": [], "guide/*": []}  # chapters: no empty
 # -- API reference: autodoc + autosummary + numpydoc ------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
+# The kit's page lists its modules; the chapters package has its own section in api.rst.
+autosummary_context = {"listed_apart": [chapters.__name__]}
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "none"  # numpydoc's Parameters sections say it, once
 numpydoc_show_class_members = False
@@ -93,8 +99,7 @@ sphinx_gallery_conf = {
     "examples_dirs": ["../gallery"],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
-    "subsection_order": ["../gallery/overhead", "../gallery/transfer", "../gallery/tuning",
-                         "../gallery/advisor", "*"],
+    "subsection_order": [*(f"../gallery/{chapter.name}" for chapter in CHAPTERS), "*"],
     "within_subsection_order": "FileNameSortKey",
     "reset_modules": ("matplotlib", "mpguide_build.reset_example"),
     "reset_modules_order": "both",

@@ -2,6 +2,10 @@
 
 Public names are imported lazily, so ``import mpguide`` (and every ``spawn`` worker that
 unpickles a function from :mod:`mpguide.workloads`) stays as cheap as a stdlib import.
+:data:`_PUBLIC` is the one list of them: each name maps to the kit module that defines it, and
+a module maps to itself. ``__all__`` and ``dir(mpguide)`` are derived from it.
+
+The guide's chapters (the ``chapters`` subpackage) are not part of it: the kit never imports them.
 
 Examples
 --------
@@ -9,6 +13,10 @@ Examples
 >>> mpguide.__version__ == mpguide._version.__version__
 True
 >>> mpguide.bounded_map is mpguide.pools.bounded_map
+True
+>>> mpguide.advise is mpguide.advisor.advise
+True
+>>> "executors" in mpguide.__all__ and "advise" in dir(mpguide)
 True
 """
 
@@ -19,7 +27,32 @@ from typing import Any
 
 from mpguide._version import __version__
 
-_EXPORTS = {
+#: Public name -> kit module (``mpguide.<module>``) that defines it; a module maps to itself.
+_PUBLIC = {
+    # modules
+    "advisor": "advisor",
+    "blas": "blas",
+    "cache": "cache",
+    "card": "card",
+    "claims": "claims",
+    "cli": "cli",
+    "config": "config",
+    "executors": "executors",
+    "experiment": "experiment",
+    "machine": "machine",
+    "model": "model",
+    "plotting": "plotting",
+    "pools": "pools",
+    "probes": "probes",
+    "profiler": "profiler",
+    "runner": "runner",
+    "shm": "shm",
+    "timing": "timing",
+    "workloads": "workloads",
+    # functions and classes
+    "Advice": "advisor",
+    "AdviceError": "profiler",
+    "advise": "advisor",
     "ConfigError": "config",
     "Measurement": "timing",
     "Stats": "timing",
@@ -48,47 +81,22 @@ _EXPORTS = {
     "chunksize_plot": "plotting",
     "throughput_plot": "plotting",
     "add_caption": "plotting",
-    "Advice": "advise",
-    "AdviceError": "advise",
     "MachineCosts": "model",
     "Prediction": "model",
     "Profile": "model",
 }
 
-_SUBMODULES = {
-    "_version",
-    "advise",
-    "cache",
-    "card",
-    "choosing",
-    "claims",
-    "config",
-    "machine",
-    "model",
-    "overhead",
-    "plotting",
-    "pools",
-    "probes",
-    "runner",
-    "shm",
-    "timing",
-    "transfer",
-    "tuning",
-    "validate",
-    "waiting",
-    "workloads",
-}
-
-__all__ = ["__version__", *_EXPORTS.keys()]  # noqa: PLE0604 (keys are strings)
+__all__ = ["__version__", *_PUBLIC]  # noqa: PLE0604 (keys are strings)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"mpguide.{_EXPORTS[name]}"), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"mpguide.{name}")
-    raise AttributeError(f"module 'mpguide' has no attribute {name!r}")
+    try:
+        module_name = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module 'mpguide' has no attribute {name!r}") from None
+    module = importlib.import_module(f"mpguide.{module_name}")
+    return module if module_name == name else getattr(module, name)
 
 
 def __dir__() -> list[str]:
-    return sorted({*__all__, *_SUBMODULES})
+    return sorted(__all__)

@@ -6,13 +6,16 @@ statement template; :func:`evaluate` runs it and fills the template from the mea
 so the statement shown on the page carries this machine's numbers. A claim that fails is
 shown as failing, with its evidence: it is a fact about that hardware, not something to hide.
 
-Chapter modules register their claims at import; :data:`CHAPTER_MODULES` lists them so the
-claims page can collect every claim of every chapter.
+A chapter of the guide declares itself once, as a :class:`Chapter` (its name and the page that
+states its claims), and passes that object to every claim it registers. The registry holds the
+claims of the modules imported so far; the guide's own list of chapter modules, and their
+order, belong to the guide, not to this module.
 
 Examples
 --------
 >>> from mpguide import claims
->>> @claims.claim("doctest-demo", chapter="demo", page="index",
+>>> DEMO = claims.Chapter(name="demo", page="index", title="A demo chapter")
+>>> @claims.claim("doctest-demo", chapter=DEMO,
 ...               statement="Two workers beat one by {speedup:.1f}x.")
 ... def _demo() -> claims.Evidence:
 ...     return claims.Evidence(holds=True, values={"speedup": 1.94},
@@ -28,7 +31,6 @@ Examples
 from __future__ import annotations
 
 import html
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -37,25 +39,34 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Modules that register claims when imported, in chapter order. A chapter module adds its
-#: dotted name here once it exists (one line each).
-CHAPTER_MODULES: tuple[str, ...] = (
-    "mpguide.overhead",
-    "mpguide.transfer",
-    "mpguide.tuning",
-    "mpguide.choosing",
-    "mpguide.waiting",
-    "mpguide.validate",
-)
-
-#: Chapter order used for sorting verdicts; chapters not listed sort after these.
-CHAPTER_ORDER = ("overhead", "transfer", "tuning", "advisor")
-
 ClaimFunction = Callable[[], "Evidence"]
 
 
 class ClaimError(RuntimeError):
     """A claim is malformed, unknown, or its function failed to produce evidence."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter of the guide, declared once by the module that measures it.
+
+    Parameters
+    ----------
+    name
+        Short name, e.g. ``"overhead"``: verdicts are grouped by it.
+    page
+        Sphinx docname of the page that states the chapter's claims, e.g.
+        ``"guide/01-overhead"``.
+    title
+        The chapter's title, as the landing page's cards show it.
+    summary
+        One sentence on what the chapter answers.
+    """
+
+    name: str
+    page: str
+    title: str
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,7 +204,7 @@ class VerdictTable:
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(claim_id: str, *, chapter: str, page: str,
+def claim(claim_id: str, *, chapter: Chapter,
           statement: str) -> Callable[[ClaimFunction], ClaimFunction]:
     """Register the decorated function as the check of a claim.
 
@@ -202,10 +213,7 @@ def claim(claim_id: str, *, chapter: str, page: str,
     claim_id
         Unique, URL-safe name (letters, digits, ``-``), e.g. ``"tiny-tasks-lose"``.
     chapter
-        Chapter the claim belongs to (``"overhead"``, ``"transfer"``, ``"tuning"``,
-        ``"advisor"``).
-    page
-        Sphinx docname of the page that states it, e.g. ``"guide/01-overhead"``.
+        The :class:`Chapter` that states the claim (its name and page).
     statement
         The sentence the guide states, with ``{name}`` / ``{name:.1f}`` placeholders filled
         from :attr:`Evidence.values`.
@@ -217,7 +225,8 @@ def claim(claim_id: str, *, chapter: str, page: str,
 
     Examples
     --------
-    >>> @claim("doctest-decorator", chapter="demo", page="index", statement="Always true.")
+    >>> DEMO = Chapter(name="demo", page="index", title="A demo chapter")
+    >>> @claim("doctest-decorator", chapter=DEMO, statement="Always true.")
     ... def _always() -> Evidence:
     ...     return Evidence(True, {}, "Nothing to measure.")
     >>> "doctest-decorator" in registered()
@@ -226,13 +235,16 @@ def claim(claim_id: str, *, chapter: str, page: str,
     """
     if not claim_id or not all(c.isalnum() or c == "-" for c in claim_id):
         raise ClaimError(f"claim id {claim_id!r} must be letters, digits and '-' only")
+    if not isinstance(chapter, Chapter):
+        raise ClaimError(f"claim {claim_id!r}: chapter must be a claims.Chapter, got "
+                         f"{type(chapter).__name__}")
 
     def register(func: ClaimFunction) -> ClaimFunction:
         previous = _REGISTRY.get(claim_id)
         if previous is not None and _origin(previous.check) != _origin(func):
             raise ClaimError(f"claim id {claim_id!r} is registered twice: by "
                              f"{_origin(previous.check)} and by {_origin(func)}")
-        _REGISTRY[claim_id] = Claim(claim_id, chapter, page, statement, func)
+        _REGISTRY[claim_id] = Claim(claim_id, chapter.name, chapter.page, statement, func)
         return func
 
     return register
@@ -244,16 +256,9 @@ def unregister(claim_id: str) -> None:
 
 
 def registered(chapter: str | None = None) -> dict[str, Claim]:
-    """Claims registered so far (after importing :data:`CHAPTER_MODULES`), by id."""
-    load_chapters()
+    """Claims registered so far (by the modules imported so far), of one chapter if given
+    (its name), by id in registration order."""
     return {cid: c for cid, c in _REGISTRY.items() if chapter is None or c.chapter == chapter}
-
-
-def load_chapters(modules: Iterable[str] | None = None) -> None:
-    """Import every chapter module (default :data:`CHAPTER_MODULES`) so that its claims
-    register themselves."""
-    for name in CHAPTER_MODULES if modules is None else modules:
-        importlib.import_module(name)
 
 
 def evaluate(claim_id: str) -> Verdict:
@@ -262,16 +267,16 @@ def evaluate(claim_id: str) -> Verdict:
     Raises
     ------
     ClaimError
-        Unknown id, a check that raised or returned something else than :class:`Evidence`, or
-        a statement placeholder missing from the values.
+        Unknown id (the module that registers it is not imported), a check that raised or
+        returned something else than :class:`Evidence`, or a statement placeholder missing
+        from the values.
     """
-    if claim_id not in _REGISTRY:
-        load_chapters()
     try:
         registered_claim = _REGISTRY[claim_id]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ClaimError(f"unknown claim {claim_id!r}; registered: {known}") from None
+        raise ClaimError(f"unknown claim {claim_id!r} (import the module that states it); "
+                         f"registered: {known}") from None
     try:
         evidence = registered_claim.check()
     except Exception as exc:
@@ -291,12 +296,10 @@ def evaluate(claim_id: str) -> Verdict:
                    evidence=evidence.evidence, values=evidence.values)
 
 
-def evaluate_all(chapter: str | None = None) -> list[Verdict]:
-    """Verdicts of every registered claim (of one chapter if given), in chapter order."""
-    claims = registered(chapter)
-    order = {name: i for i, name in enumerate(CHAPTER_ORDER)}
-    ids = sorted(claims, key=lambda cid: order.get(claims[cid].chapter, len(order)))
-    return [evaluate(cid) for cid in ids]
+def evaluate_all(chapter: str | None = None, ids: Iterable[str] | None = None) -> list[Verdict]:
+    """Verdicts of the claims ``ids`` (default: every registered one, of ``chapter`` if
+    given, in registration order)."""
+    return [evaluate(cid) for cid in (registered(chapter) if ids is None else ids)]
 
 
 def show(claim_id: str) -> Verdict:
@@ -304,7 +307,8 @@ def show(claim_id: str) -> Verdict:
 
     Examples
     --------
-    >>> @claim("doctest-show", chapter="demo", page="index", statement="{n} is odd.")
+    >>> DEMO = Chapter(name="demo", page="index", title="A demo chapter")
+    >>> @claim("doctest-show", chapter=DEMO, statement="{n} is odd.")
     ... def _odd() -> Evidence:
     ...     return Evidence(holds=4 % 2 == 1, values={"n": 4}, evidence="4 % 2 == 0.")
     >>> print(show("doctest-show"))
@@ -315,7 +319,8 @@ def show(claim_id: str) -> Verdict:
 
 
 def show_all(chapter: str | None = None, link_prefix: str = "") -> VerdictTable:
-    """Evaluate every claim (of one chapter if given) and render them as one linked table."""
+    """Evaluate every registered claim (of one chapter if given) and render them as one
+    linked table."""
     return VerdictTable(tuple(evaluate_all(chapter)), link_prefix)
 
 

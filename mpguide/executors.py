@@ -362,6 +362,13 @@ def _shutdown(executor: concurrent.futures.ProcessPoolExecutor, timeout: float,
     """Shut ``executor`` down within ``timeout``; kill its workers if it fails or ``kill``."""
     processes = list((getattr(executor, "_processes", None) or {}).values())
     if kill:
+        # Before 3.12 the executor's manager thread dies with a traceback (InvalidStateError)
+        # when it marks a cancelled future (map's timeout cancels the rest) as broken: drop
+        # them first (CPython 3.12 ignores the error itself).
+        pending = getattr(executor, "_pending_work_items", None) or {}
+        for work_id, item in list(pending.items()):
+            if item.future.cancelled():
+                pending.pop(work_id, None)
         for process in processes:
             process.kill()
     done = threading.Event()

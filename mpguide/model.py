@@ -7,7 +7,7 @@ The model predicts what a plain script pays for::
 
 from two inputs: the machine's overhead probes (:class:`MachineCosts`, built from the machine
 card's ``probes``) and a short profile of the function (:class:`Profile`, filled by
-:func:`mpguide.advise.profile`). Nothing in it is fitted to a workload: every constant is a
+:func:`mpguide.profiler.profile`). Nothing in it is fitted to a workload: every constant is a
 probe of the machine card, a measurement of the profile, or ``multiprocessing``'s own rule
 (Pool's default chunksize), and each one says where it came from.
 
@@ -49,6 +49,8 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from mpguide.executors import default_chunksize
 
 #: Probes of a typical 2-core Linux box, for examples and tests only (never used to predict
 #: unless passed explicitly): the shape of ``mpguide.card.machine_card()["probes"]``.
@@ -106,13 +108,13 @@ class MachineCosts:
     pickle_dumps_bytes_per_s: float
     pickle_loads_bytes_per_s: float
     #: Cores' worth of CPU this process could get when the advisor ran (measured by
-    #: :func:`mpguide.advise.pool_now`; ``None``: all of :attr:`cores`). On a shared machine
+    #: :func:`mpguide.profiler.pool_now`; ``None``: all of :attr:`cores`). On a shared machine
     #: other jobs take the rest, and the workers share what is left.
     free_cores: float | None = None
 
     def updated(self, now: Any) -> MachineCosts:
         """These costs corrected by a pool the advisor started just now
-        (:class:`mpguide.advise.PoolNow`): its free cores, and its start-up. The card's
+        (:class:`mpguide.profiler.PoolNow`): its free cores, and its start-up. The card's
         start-up of every start method is scaled by the ratio measured for ``now``'s method,
         so the methods keep the card's proportions while the level follows this moment and
         this ``__main__``.
@@ -240,7 +242,7 @@ def fit_chunk_overhead(overhead_by_chunksize: Mapping[int, float]) -> tuple[floa
 class Profile:
     """What the model needs to know about one function and its items.
 
-    Filled by :func:`mpguide.advise.profile` from a small sample of the items; all times are
+    Filled by :func:`mpguide.profiler.profile` from a small sample of the items; all times are
     seconds per item, all sizes pickled bytes per item (means over the sample).
     """
 
@@ -382,19 +384,6 @@ def _rank_correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return 0.0
     return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def default_chunksize(n_items: int, workers: int) -> int:
-    """The chunksize ``Pool.map`` picks when none is given (``len // (4 * workers)``, rounded
-    up); this is multiprocessing's own rule, copied from ``Pool._map_async``.
-
-    Examples
-    --------
-    >>> default_chunksize(1000, 2), default_chunksize(3, 2)
-    (125, 1)
-    """
-    chunksize, extra = divmod(n_items, workers * 4)
-    return max(1, chunksize + bool(extra))
 
 
 def blas_cap(profile: Profile, workers: int, cores: int) -> int | None:

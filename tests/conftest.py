@@ -1,12 +1,19 @@
-"""Shared fixtures: start-method parametrization and a leak check around the whole session."""
+"""Shared fixtures: start-method parametrization, a user's module for the advisor and its
+command line, and a leak check around the whole session."""
 
 from __future__ import annotations
 
 import gc
+import importlib
+import json
 import multiprocessing
 import os
+import sys
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 import pytest
@@ -20,6 +27,67 @@ def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     """Each start method in turn, also exported as ``MPGUIDE_START_METHOD``."""
     monkeypatch.setenv("MPGUIDE_START_METHOD", request.param)
     return request.param
+
+
+#: A user's module, as the advisor meets it: importable by name from every start method.
+USER_MODULE = textwrap.dedent('''
+    import os
+    import threading
+    import time
+
+    def square(x):
+        return x * x
+
+    def boom(x):
+        raise ValueError(f"cannot handle item {x}")
+
+    def forever(x):
+        while True:
+            time.sleep(0.05)
+
+    def crash(x):
+        os._exit(3)
+
+    as_lambda = lambda x: x
+
+    def _make():
+        def inner(x):
+            return x
+        return inner
+
+    closure = _make()
+
+    def items():
+        return list(range(200))
+
+    def empty():
+        return []
+
+    def with_lock():
+        return [1, 2, threading.Lock()]
+
+    def broken_factory():
+        raise RuntimeError("the database is down")
+''')
+
+
+@pytest.fixture
+def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from mpguide import model
+
+    (tmp_path / "usermod.py").write_text(USER_MODULE, encoding="utf-8")
+    card = {"probes": model.EXAMPLE_PROBES}
+    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def usermod(user_dir: Path) -> Iterator[ModuleType]:
+    sys.modules.pop("usermod", None)
+    module = importlib.import_module("usermod")
+    yield module
+    sys.modules.pop("usermod", None)
 
 
 @pytest.fixture(autouse=True)

@@ -109,10 +109,12 @@ def test_schedule_follows_pool_greedy_order() -> None:
     assert big == pytest.approx(25_000, rel=1e-3)
 
 
-def test_default_chunksize_is_pools_own() -> None:
-    assert model.default_chunksize(100, 2) == 13
-    assert model.default_chunksize(80, 2) == 10
-    assert model.default_chunksize(1, 8) == 1
+def test_no_chunksize_predicts_pools_default(costs: MachineCosts) -> None:
+    """``chunksize=None`` is Pool's own default (:func:`mpguide.executors.default_chunksize`)."""
+    for n_items, workers, expected in ((100, 2, 13), (80, 2, 10), (1, 8, 1)):
+        prof = Profile(n_items=n_items, per_item_s=1e-3)
+        prediction = predict(prof, costs, workers=workers, chunksize=None, start_method="fork")
+        assert prediction.chunksize == expected
 
 
 def test_blas_threads_are_capped_to_the_cores(costs: MachineCosts) -> None:

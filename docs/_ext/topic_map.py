@@ -3,12 +3,16 @@
 In a MyST page::
 
     ```{topic-map}
-    guide/01-overhead | Where a Pool's time goes | Pool start-up, dispatch cost, break-even.
+    mpguide.chapters
+    guide/05-checklist | 5. Checklist | What to check before you reach for a Pool.
     claims | Checked claims | Every statement of the guide, tested on this machine.
     ```
 
-Each line is ``docname | title | one sentence``. A line whose page is not part of the build
-(a chapter not written yet) draws no card, so the landing page never links to nothing.
+Each line is ``docname | title | one sentence``. The line ``mpguide.chapters`` stands for one
+card per chapter of :func:`mpguide.chapters.chapters`, in reading order and numbered: its
+page, title and summary as the chapter declares them, so they are never typed twice. A line
+whose page is not part of the build (a chapter not written yet) draws no card, so the landing
+page never links to nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
+#: The line that stands for every chapter of the guide (:func:`mpguide.chapters.chapters`).
+CHAPTERS_LINE = "mpguide.chapters"
+
 
 class TopicMap(SphinxDirective):
     """Draw a responsive grid of linked cards, one per existing page."""
@@ -33,16 +40,17 @@ class TopicMap(SphinxDirective):
         for number, line in enumerate(self.content):
             if not line.strip():
                 continue
+            if line.strip() == CHAPTERS_LINE:
+                for index, chapter in enumerate(_chapters(), start=1):
+                    cards += _card(self.env, chapter.page, f"{index}. {chapter.title}",
+                                   chapter.summary)
+                continue
             parts = [part.strip() for part in line.split("|")]
             if len(parts) != 3 or not all(parts):
                 logger.warning("topic-map line %r must be 'docname | title | sentence'", line,
                                location=(self.env.docname, self.lineno + number + 1))
                 continue
-            docname, title, blurb = parts
-            if docname in self.env.found_docs:
-                cards += [f":::{{grid-item-card}} {title}", f":link: {docname}",
-                          ":link-type: doc", ":class-card: mpguide-topic-card", "", blurb,
-                          ":::", ""]
+            cards += _card(self.env, *parts)
         if not cards:
             return []
         text = ["::::{grid} 1 1 2 2", ":gutter: 3", "", *cards, "::::"]
@@ -50,6 +58,20 @@ class TopicMap(SphinxDirective):
         self.state.nested_parse(StringList(text, source=self.env.docname), self.content_offset,
                                 container)
         return [container]
+
+
+def _chapters() -> list[Any]:
+    from mpguide import chapters
+
+    return chapters.chapters()
+
+
+def _card(env: Any, docname: str, title: str, blurb: str) -> list[str]:
+    """The MyST lines of one card, or none when ``docname`` is not part of the build."""
+    if docname not in env.found_docs:
+        return []
+    return [f":::{{grid-item-card}} {title}", f":link: {docname}", ":link-type: doc",
+            ":class-card: mpguide-topic-card", "", blurb, ":::", ""]
 
 
 def setup(app: Any) -> dict[str, Any]:

@@ -2,13 +2,13 @@
 Will a Pool speed up this function? Ask the advisor
 ===================================================
 
-:func:`mpguide.advise.advise` runs a function on a small sample of its items (in a child
-process, with a timeout), combines that profile with this machine's overhead figures (the
-machine card) and predicts the wall time of
+:func:`mpguide.advise <mpguide.advisor.advise>` runs a function on a small sample of its items
+(in a child process, with a timeout), combines that profile with this machine's overhead
+figures (the machine card) and predicts the wall time of
 ``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)``, start-up included, for a grid of
 worker counts, chunksizes and start methods. Here it is asked about two workloads of
-:mod:`mpguide.validate`: a pure-Python task of about 2 ms per item, and tiny items where a Pool
-can only lose. Swap in your own function in the last cell.
+:mod:`mpguide.chapters.advisor`: a pure-Python task of about 2 ms per item, and tiny items
+where a Pool can only lose. Swap in your own function in the last cell.
 """
 
 # %%
@@ -17,10 +17,12 @@ can only lose. Swap in your own function in the last cell.
 # Each item spins for about two milliseconds, holding the GIL. The advisor's recommendation and
 # its notes (the dominant cost, the guide page about it) come first, then every predicted
 # configuration with the model's terms as columns, fastest first.
-from mpguide import advise, validate
+import mpguide
+from mpguide import cli
+from mpguide.chapters import advisor
 
-compute = validate.load_advice("compute")
-print(advise.render_text(compute))
+compute = advisor.load_advice("compute")
+print(cli.render_text(compute))
 
 # %%
 columns = ["tool", "workers", "chunksize", "start_method", "startup_s", "dispatch_s",
@@ -40,8 +42,8 @@ fig = compute.plot()
 # -------------------------
 # ``square`` of small integers costs a fraction of a microsecond, less than sending the item
 # to a worker. The advisor says so, and names the cost that decides.
-tiny = validate.load_advice("tiny")
-print(advise.render_text(tiny))
+tiny = advisor.load_advice("tiny")
+print(cli.render_text(tiny))
 
 # %%
 fig = tiny.plot()
@@ -53,8 +55,8 @@ fig = tiny.plot()
 # (in a fresh interpreter) for each worker count and chunksize of a sweep, beside Pool's
 # default chunksize, joblib and the recommendation; each point is one configuration, the grey
 # band is ±15%. Chapter 4 of the guide does this for every workload shape.
-df = validate.load_validation(["compute"])
-fig = validate.plot_validation(df)
+df = advisor.load_validation(["compute"])
+fig = advisor.plot_validation(df)
 df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4)
 
 # %%
@@ -69,6 +71,6 @@ df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"
 if __name__ == "__main__":
     from mpguide import workloads
 
-    advice = advise.advise(workloads.spin, [workloads.iterations_for(1e-3)] * 300,
-                           time_budget=1.0)
+    advice = mpguide.advise(workloads.spin, [workloads.iterations_for(1e-3)] * 300,
+                            time_budget=1.0)
     print(advice.snippet())

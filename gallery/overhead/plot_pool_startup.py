@@ -16,7 +16,7 @@ standard library and one that imports numpy and pandas at the top.
 # script also pays one-off costs (``forkserver`` starts its server), so the first pool and the
 # later ones are reported apart. Results are cached per machine; ``MPGUIDE_FRESH=1``
 # re-measures.
-from mpguide import overhead
+from mpguide.chapters import overhead
 
 startup = overhead.load_startup()
 overhead.startup_summary(startup)

@@ -16,10 +16,10 @@ break-even duration where the pool starts to win.
 # running (its start-up is a separate, one-off cost): the plain loop, ``Pool.map`` at chunksize
 # 1, and ``Pool.map`` at the chunksize it picks by default. The parallel results are checked
 # against the loop's before anything is timed.
-from mpguide import overhead
+from mpguide.chapters import task_duration
 
-durations = overhead.load_task_duration()
-summary = overhead.task_duration_summary(durations)
+durations = task_duration.load_task_duration()
+summary = task_duration.task_duration_summary(durations)
 summary[["variant", "task_s", "items", "chunksize", "per_item_s", "speedup", "overhead_s"]]
 
 # %%
@@ -27,13 +27,13 @@ summary[["variant", "task_s", "items", "chunksize", "per_item_s", "speedup", "ov
 # ----------------------------
 # The break-even duration is interpolated from the measured points (log-log, between the last
 # losing and the first winning duration), not assumed.
-evens = overhead.break_evens(summary)
-{variant: overhead.format_duration(seconds) for variant, seconds in evens.items()}
+evens = task_duration.break_evens(summary)
+{variant: task_duration.format_duration(seconds) for variant, seconds in evens.items()}
 
 # %%
 # Left: wall time per item (log-log); the loop's line is the task duration itself. Right: the
 # speedup over the loop; below the dashed line the Pool loses.
-fig = overhead.plot_task_duration(durations)
+fig = task_duration.plot_task_duration(durations)
 
 # %%
 # What to copy

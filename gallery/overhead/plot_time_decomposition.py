@@ -15,22 +15,22 @@ handling, waiting) and wind-down.
 # Three whole runs, each the first pool of a fresh interpreter: 10 µs tasks at chunksize 1,
 # the same tasks at Pool's default chunksize, and 1 ms tasks at chunksize 1. The results are
 # checked against a serial run first. One row per task:
-from mpguide import overhead
+from mpguide.chapters import task_duration
 
-tasks = overhead.load_decomposition()
+tasks = task_duration.load_decomposition()
 tasks[["case", "task", "worker", "start_s", "end_s", "wall_s"]].head()
 
 # %%
 # Split each run
 # --------------
 # Worker time is ``workers x wall``; the shares of the four phases add up to one per run.
-phases = overhead.decompose(tasks)
-phases.pivot(index="case", columns="phase", values="share")[list(overhead.PHASES)]
+phases = task_duration.decompose(tasks)
+phases.pivot(index="case", columns="phase", values="share")[list(task_duration.PHASES)]
 
 # %%
 # The timeline shows each worker as a row and each task as a green bar; the stacked bars at
 # the bottom sum each phase over the workers.
-fig = overhead.plot_decomposition(tasks)
+fig = task_duration.plot_decomposition(tasks)
 
 # %%
 # What to copy

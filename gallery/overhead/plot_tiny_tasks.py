@@ -15,15 +15,16 @@ costs behind it.
 # ``with Pool(4) as pool: pool.map(noop, data, chunksize=1)``, timed whole (pool start and stop
 # included, as in the article), against ``[noop(x) for x in data]`` and against Pool's default
 # chunksize. The article publishes no timing for it, only the method.
-from mpguide import overhead, timing
+from mpguide import timing
+from mpguide.chapters import overhead, task_duration
 
-tiny = overhead.load_tiny_tasks()
+tiny = task_duration.load_tiny_tasks()
 table = timing.summarize(tiny, ["variant"])
 table["x loop"] = table["median"] / table.loc[table["variant"] == "loop", "median"].iloc[0]
 table
 
 # %%
-fig = overhead.plot_tiny_tasks(tiny)
+fig = task_duration.plot_tiny_tasks(tiny)
 
 # %%
 # Per task

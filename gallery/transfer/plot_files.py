@@ -15,16 +15,16 @@ memory-mapped ``.npy`` on this machine.
 # A one-column int64 DataFrame goes into a warm ``spawn`` worker, the article's setting.
 # Writing the file is part of each file-based time, as in the article. The memory-mapped
 # variant reads one byte per page so the data really reaches the worker.
-from mpguide import transfer
+from mpguide.chapters import send_less
 
-files = transfer.load_files()
-transfer.files_table(files)
+files = send_less.load_files()
+send_less.files_table(files)
 
 # %%
 # Compare
 # -------
 # ``x_pickle`` is each way's time over pickling; ``published_x_pickle`` is the article's.
-fig = transfer.plot_files(files)
+fig = send_less.plot_files(files)
 
 # %%
 # What to copy
@@ -42,4 +42,4 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp, "column.npy"))
         np.save(path, np.arange(1_000_000))
-        print(pools.bounded_map(transfer.memmap_rows, [path], workers=1, timeout=60))
+        print(pools.bounded_map(send_less.memmap_rows, [path], workers=1, timeout=60))

@@ -14,9 +14,9 @@ USS (pages only this process holds) of every worker, from a parent holding a big
 # -------
 # The parent imports numpy and pandas and builds a list of ints, then starts a pool under
 # each start method; the memory of the parent and of each idle worker is read with psutil.
-from mpguide import transfer
+from mpguide.chapters import worker_memory
 
-memory = transfer.load_worker_memory()
+memory = worker_memory.load_worker_memory()
 memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1)
 
 # %%
@@ -25,11 +25,11 @@ memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1)
 # CPython keeps a reference count in every object, so merely reading an item writes to its
 # page, and the kernel copies that page into the worker. The fork worker below reads more and
 # more of the inherited list; its private memory (USS) grows while its RSS does not.
-cow = transfer.load_cow()
+cow = worker_memory.load_cow()
 cow[["fraction_read", "items_read", "rss_mib", "pss_mib", "uss_mib"]].round(1)
 
 # %%
-fig = transfer.plot_memory(memory, cow)
+fig = worker_memory.plot_memory(memory, cow)
 
 # %%
 # What to copy

@@ -16,7 +16,7 @@ through a warm pool.
 # The experiment runs in a fresh interpreter and is cached per machine (``MPGUIDE_FRESH=1``
 # re-measures). The table gives medians of dumps and loads, their sum as a multiple of the
 # memcpy floor, and the throughput.
-from mpguide import transfer
+from mpguide.chapters import transfer
 
 pickling = transfer.load_pickling()
 transfer.pickling_summary(pickling).round(5)

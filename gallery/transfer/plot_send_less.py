@@ -14,23 +14,23 @@ state grows.
 # -------
 # Each run starts a pool, maps the tasks and stops the pool, because the initializer's cost is
 # paid at start-up. Tasks do almost nothing, so the difference is pure transfer.
-from mpguide import transfer
+from mpguide.chapters import send_less, transfer
 
-send_less = transfer.load_send_less()
-transfer.medians(send_less, ["name", "nbytes"])
+state = send_less.load_send_less()
+transfer.medians(state, ["name", "nbytes"])
 
 # %%
 # Compare
 # -------
 # Sending the state with every task grows with ``tasks x state size``; the initializer grows
 # only with ``workers x state size``.
-fig = transfer.plot_send_less(send_less)
+fig = send_less.plot_send_less(state)
 
 # %%
 # What to copy
 # ------------
 # The initializer and the task function must live in an importable module (here
-# ``mpguide.transfer``), so that ``spawn`` and ``forkserver`` workers can find them.
+# ``mpguide.chapters.send_less``), so that ``spawn`` and ``forkserver`` workers can find them.
 if __name__ == "__main__":
     import multiprocessing
 
@@ -38,5 +38,5 @@ if __name__ == "__main__":
 
     table = np.arange(1_000_000, dtype=np.float64)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2, initializer=transfer.install_state, initargs=(table,)) as pool:
-        print(pool.map_async(transfer.lookup_index, range(8)).get(timeout=60))
+    with ctx.Pool(2, initializer=send_less.install_state, initargs=(table,)) as pool:
+        print(pool.map_async(send_less.lookup_index, range(8)).get(timeout=60))

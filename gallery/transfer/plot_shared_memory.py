@@ -17,13 +17,13 @@ handing an array to a worker costs that way, against pickling it and against one
 # (:func:`mpguide.shm.shared_arena`), and compare with pickling the array into the same worker
 # and with one ``memcpy``. All are interleaved in one run. ``shared_array cleanup`` is the close
 # and unlink afterwards.
-from mpguide import transfer
+from mpguide.chapters import send_less, transfer
 
-handoff = transfer.load_shm_handoff()
-transfer.handoff_summary(handoff).round(4)
+handoff = send_less.load_shm_handoff()
+send_less.handoff_summary(handoff).round(4)
 
 # %%
-fig = transfer.plot_shm_handoff(handoff)
+fig = send_less.plot_shm_handoff(handoff)
 
 # %%
 # Work on slices by index
@@ -31,7 +31,7 @@ fig = transfer.plot_shm_handoff(handoff)
 # Summing a big array in slices on a warm pool: each slice pickled as an argument, or one
 # shared segment and ``(handle, start, stop)`` per task (creating and unlinking the segment
 # included).
-shared = transfer.load_shared_vs_pickled()
+shared = send_less.load_shared_vs_pickled()
 transfer.medians(shared, ["name"])
 
 # %%

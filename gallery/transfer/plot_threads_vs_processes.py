@@ -15,7 +15,7 @@ process has to receive the whole array as a pickle, while a thread just gets a p
 # created, so the process pool's first call also waits for its worker to finish starting.
 # A second ("warm") call on the same pool shows the transfer alone. The array is 1 GiB in full
 # mode and smaller in quick mode.
-from mpguide import transfer
+from mpguide.chapters import transfer
 
 seed = transfer.load_seed003()
 transfer.medians(seed, ["name"])

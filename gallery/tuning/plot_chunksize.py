@@ -15,7 +15,8 @@ and ``ProcessPoolExecutor.map``'s default of 1 beside it.
 # Each task spins for a fixed time; the item count is chosen so the plain loop lasts about the
 # same for every duration. Each point is one ``Pool(2).map`` on a started pool, divided by the
 # plain loop's median time: below the dashed line the pool wins.
-from mpguide import plotting, tuning
+from mpguide import executors, plotting
+from mpguide.chapters import tuning
 
 df = tuning.load_chunksize()
 fig = plotting.chunksize_plot(
@@ -26,7 +27,7 @@ fig = plotting.chunksize_plot(
 # The best chunksize and the defaults
 # -----------------------------------
 # ``Pool.map`` without a chunksize uses about four chunks per worker
-# (``tuning.pool_default_chunksize``); ``ProcessPoolExecutor.map`` and ``Pool.imap`` send one
+# (``executors.default_chunksize``); ``ProcessPoolExecutor.map`` and ``Pool.imap`` send one
 # item per message. "batched" sends lists of items to a function that loops over them, which
 # is what chunksize does for you. Ratios are to the best chunksize: 1.0 is as fast.
 tuning.chunksize_choices(tuning.chunksize_summary(df)).round(2)
@@ -43,7 +44,7 @@ if __name__ == "__main__":
     from mpguide import workloads
 
     items = [2_000] * 10_000
-    chunk = tuning.pool_default_chunksize(len(items), 2)
+    chunk = executors.default_chunksize(len(items), 2)
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as executor:
         out = list(executor.map(workloads.spin, items, chunksize=chunk, timeout=120))

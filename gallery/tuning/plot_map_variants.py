@@ -14,7 +14,8 @@ big, that changes when you see the first result and how much memory the parent h
 # Each task spins an uneven time and returns a block of bytes. ``map`` keeps all results (it
 # returns them as a list); the ``imap`` loops look at each result and drop it. Peak memory is
 # the highest rise of the parent's resident set during the call.
-from mpguide import timing, tuning
+from mpguide import timing
+from mpguide.chapters import tuning
 
 variants = tuning.load_map_variants()
 table = variants.groupby("method")[["first_result_s", "seconds", "peak_rss_mib",

@@ -13,15 +13,16 @@ workers only take turns on the same cores.
 # -----------------------
 # Pools are started and warmed up before timing, so this is the steady state; chapter 1 shows
 # what starting them costs. Chunksize 1, so uneven tasks can balance.
-from mpguide import plotting, tuning
+from mpguide import plotting
+from mpguide.chapters import pool_size
 
-sizes = tuning.load_pool_size()
-fig = plotting.speedup_plot(tuning.pool_size_speedups(sizes), hue="workload",
+sizes = pool_size.load_pool_size()
+fig = plotting.speedup_plot(pool_size.pool_size_speedups(sizes), hue="workload",
                             title="Pool.map speedup against pool size")
 
 # %%
 # The same numbers as a table: median seconds, spread, and speedup.
-tuning.pool_size_summary(sizes).round(3)
+pool_size.pool_size_summary(sizes).round(3)
 
 # %%
 # What to copy

@@ -16,7 +16,8 @@ by a small HTTP server on 127.0.0.1 that the experiment starts and stops.
 # Wall time, process start and stop included. The article's published numbers: 6 s with a
 # Pool against 10 s without for its full job; 4 s against 3 s for 100 small expressions; 0.6 s
 # against 3 s after raising the arguments to 250.
-from mpguide import choosing, timing, tuning, waiting
+from mpguide import timing
+from mpguide.chapters import choosing, tuning, waiting
 
 pvp = waiting.load_pool_vs_process()
 pvp_table = timing.summarize(pvp, ["scenario", "way"], value="seconds")

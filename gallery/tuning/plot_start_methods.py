@@ -14,7 +14,7 @@ program that runs threads (the seed article "Python's multiprocessing performanc
 # USS is the memory only that worker holds (what the machine loses per worker); RSS also counts
 # pages shared with the parent. Measured after one task, from a script whose main imports
 # only mpguide ("light") and from one that also imports numpy (and pandas in full mode).
-from mpguide import choosing, tuning
+from mpguide.chapters import choosing, tuning
 
 starts = choosing.load_start_methods()
 memory = starts.groupby(["main", "method"])[["worker_uss_mib", "worker_rss_mib"]].median()

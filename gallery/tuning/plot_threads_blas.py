@@ -13,7 +13,7 @@ threads. And numpy's BLAS starts threads of its own, which a process pool multip
 # Pure-Python work and numpy work, each in a ``ThreadPool(2)`` and a ``Pool(2)`` (both started
 # before timing). The seed article "Python's multiprocessing performance problem" published
 # 4.25 s sequential against 1.39 s with 4 threads for summing a large array ten times.
-from mpguide import choosing, tuning
+from mpguide.chapters import choosing, tuning
 
 threads = choosing.load_threads_vs_processes()
 speed = choosing.speedups(threads, ["workload"], "executor")
@@ -29,7 +29,8 @@ fig = tuning.bar_figure(speed, x="workload", y="speedup", hue="executor", captio
 # ---------------------
 # Matrix products in a ``Pool(2)``: each worker's BLAS starts as many threads as there are
 # cores, so workers times BLAS threads compete for the cores. An initializer that caps BLAS at
-# one thread per worker (``choosing.limit_blas_threads``, threadpoolctl) removes the contention.
+# one thread per worker (``mpguide.blas.limit_blas_threads``, threadpoolctl) removes the
+# contention.
 blas = choosing.load_blas()
 blas_table = blas.groupby(["variant", "blas_threads_per_worker"], sort=False)["seconds"] \
     .describe()[["50%", "25%", "75%", "min", "max"]].reset_index()
@@ -45,12 +46,14 @@ fig = tuning.bar_figure(
 # What to copy
 # ------------
 # Use threads for numpy-heavy work; in a process pool of numpy work, cap BLAS threads with an
-# initializer that imports numpy first, then calls ``threadpoolctl.threadpool_limits(1)``.
+# initializer that imports numpy first, then calls ``threadpoolctl.threadpool_limits(1)``:
+# ``from mpguide.blas import limit_blas_threads`` does both.
 if __name__ == "__main__":
     import multiprocessing
 
     from mpguide import workloads
+    from mpguide.blas import limit_blas_threads
 
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2, initializer=choosing.limit_blas_threads, initargs=(1,)) as pool:
+    with ctx.Pool(2, initializer=limit_blas_threads, initargs=(1,)) as pool:
         print(pool.map_async(workloads.matmul_task, [200] * 8).get(timeout=120)[:2])

@@ -1,7 +1,7 @@
 """Benchmark: the advisor's predictions against measured wall times, and its recommendations
 against the best measured configuration, Pool's default chunksize and joblib's auto batching.
 
-Workloads (:data:`mpguide.validate.WORKLOADS`): overhead-bound tiny items, compute-bound,
+Workloads (:data:`mpguide.chapters.advisor.WORKLOADS`): overhead-bound tiny items, compute-bound,
 argument-bound, result-bound, uneven (sorted costs), GIL-releasing numpy, BLAS. For each, in a
 fresh interpreter, the advisor profiles the function and predicts; then the real
 ``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` is timed over workers x chunksize
@@ -28,13 +28,14 @@ import time
 def main(names: list[str]) -> int:
     import pandas as pd
 
-    from mpguide import config, validate
+    from mpguide import config
+    from mpguide.chapters import advisor
 
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     start = time.perf_counter()
-    df = validate.load_validation(names or None)
-    table = validate.summary(df)
+    df = advisor.load_validation(names or None)
+    table = advisor.summary(df)
     sweep = df[df["kind"] == "sweep"]
     print(f"mode {config.mode()}, start method {df['start_method'].iloc[0]}, "
           f"{len(sweep)} swept configurations, {time.perf_counter() - start:.0f} s\n")
@@ -42,11 +43,11 @@ def main(names: list[str]) -> int:
               "error"]].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print()
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    error = validate.overall_error(df)
+    error = advisor.overall_error(df)
     print(f"\nmedian |error| over all swept configurations: {error * 100:.1f}% "
-          f"(target <= {validate.TARGET_ERROR * 100:.0f}%)")
+          f"(target <= {advisor.TARGET_ERROR * 100:.0f}%)")
     print(f"recommended / best of sweep: worst {table['vs_best'].max():.2f}, median "
-          f"{table['vs_best'].median():.2f} (target <= {validate.TARGET_NEAR_BEST})")
+          f"{table['vs_best'].median():.2f} (target <= {advisor.TARGET_NEAR_BEST})")
     print(f"recommended / Pool default chunksize: worst {table['vs_pool_default'].max():.2f} "
           f"(target <= 1)")
     print(f"recommended / joblib auto (cold workers): worst {table['vs_joblib_auto'].max():.2f}"

@@ -1,15 +1,15 @@
 """Chapter 3, part 3: work that waits (a Pool or one Process per task; threads feeding a
 process pool when each item is fetched, then computed).
 
-Same shape as :mod:`mpguide.tuning`: experiments run in a fresh interpreter, results are
-cached, ``load_*`` functions return tidy DataFrames. The waiting is real I/O served from this
-machine: :func:`local_server` runs a small HTTP server on 127.0.0.1 (a free port) whose
-answers take a fixed delay, started and shut down by the experiment, so it runs anywhere
-without a network.
+Same shape as :mod:`mpguide.chapters.tuning` (which declares the chapter): experiments run in
+a fresh interpreter, results are cached, ``load_*`` functions return tidy DataFrames. The
+waiting is real I/O served from this machine: :func:`local_server` runs a small HTTP server on
+127.0.0.1 (a free port) whose answers take a fixed delay, started and shut down by the
+experiment, so it runs anywhere without a network.
 
 Examples
 --------
->>> from mpguide import waiting
+>>> from mpguide.chapters import waiting
 >>> waiting.digest((b"abc", 10)) == waiting.digest((b"abc", 10))
 True
 >>> with waiting.local_server(delay_s=0.0, nbytes=8) as base_url:
@@ -30,7 +30,7 @@ from multiprocessing.pool import ThreadPool
 from typing import Any
 
 from mpguide import claims, config, pools, timing, workloads
-from mpguide.tuning import finish, pool_map, records_frame, run_cached, timed
+from mpguide.chapters.tuning import CHAPTER, finish, pool_map, records_frame, run_cached, timed
 
 
 def _method(start_method: str | None) -> str:
@@ -115,7 +115,7 @@ def measure_pool_vs_process(*, start_method: str, mode: str, workers: int,
 def load_pool_vs_process(start_method: str | None = None):
     """Tidy frame of :func:`measure_pool_vs_process` (cached)."""
     return records_frame(run_cached("choosing-pool-vs-process",
-                                    "mpguide.waiting:measure_pool_vs_process",
+                                    f"{__name__}:measure_pool_vs_process",
                                     pool_vs_process_params(start_method)))
 
 
@@ -223,7 +223,7 @@ def measure_io_cpu(*, start_method: str, mode: str, workers: int, threads: int, 
 
 def load_io_cpu(start_method: str | None = None):
     """Tidy frame of :func:`measure_io_cpu` (cached)."""
-    return records_frame(run_cached("choosing-io-cpu", "mpguide.waiting:measure_io_cpu",
+    return records_frame(run_cached("choosing-io-cpu", f"{__name__}:measure_io_cpu",
                                     io_cpu_params(start_method)))
 
 
@@ -231,7 +231,7 @@ def load_io_cpu(start_method: str | None = None):
 # Claims
 # ---------------------------------------------------------------------------------------------
 
-@claims.claim("process-per-task-for-long-waits", chapter="tuning", page="guide/03-tuning",
+@claims.claim("process-per-task-for-long-waits", chapter=CHAPTER,
               statement="For {io_n} tasks that mostly wait, one Process per task took "
                         "{io_process:.2f} s against {io_pool:.2f} s for a Pool of {workers}; "
                         "for {many_n} short CPU tasks the Pool won ({many_pool:.2f} s vs "
@@ -250,7 +250,7 @@ def _pool_vs_process() -> claims.Evidence:
         values=values, evidence="Median wall times, process start and stop included.")
 
 
-@claims.claim("threads-feed-processes", chapter="tuning", page="guide/03-tuning",
+@claims.claim("threads-feed-processes", chapter=CHAPTER,
               statement="Fetching and computing {n} items, threads feeding a process pool took "
                         "{hybrid:.2f} s; threads alone {threads:.2f} s, processes alone "
                         "{processes:.2f} s, the serial loop {serial:.2f} s.")

@@ -1,10 +1,11 @@
-"""Validation of the advisor: predicted against measured wall times on workloads of every shape.
+"""Chapter 4, the advisor: predicted against measured wall times on workloads of every shape.
 
-Each workload is a function of :mod:`mpguide.workloads` and an item factory defined here (so the
-CLI can name it: ``python -m mpguide advise mpguide.workloads:spin --items
-mpguide.validate:compute_items``). :func:`measure_workload` runs in a fresh interpreter: it asks
-the advisor for its prediction grid and recommendation, then measures the real
-``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` over a sweep of workers x
+The advisor itself is part of the kit (:mod:`mpguide.advisor`); this chapter validates it.
+Each workload is a function of :mod:`mpguide.workloads` and an item factory defined here (so
+the CLI can name it: ``python -m mpguide advise mpguide.workloads:spin --items
+mpguide.chapters.advisor:compute_items``). :func:`measure_workload` runs in a fresh
+interpreter: it asks the advisor for its prediction grid and recommendation, then measures the
+real ``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` over a sweep of workers x
 chunksize, Pool's default chunksize, joblib's ``batch_size="auto"``, the plain loop, and the
 recommended configuration. :func:`load_validation` returns the tidy records (cached),
 :func:`summary` the headline figures, and the claims below check them.
@@ -14,10 +15,10 @@ The model is not fitted to any of these workloads: its constants are the machine
 
 Examples
 --------
->>> from mpguide import validate
->>> sorted(validate.WORKLOADS)[:3]
+>>> from mpguide.chapters import advisor
+>>> sorted(advisor.WORKLOADS)[:3]
 ['argument', 'blas', 'compute']
->>> validate.sweep_chunksizes(100, 2)
+>>> advisor.sweep_chunksizes(100, 2)
 [1, 10, 13, 50]
 """
 
@@ -35,7 +36,11 @@ from mpguide import claims, config, pools, workloads
 if TYPE_CHECKING:
     import pandas as pd
 
-PAGE = "guide/04-advisor"
+CHAPTER = claims.Chapter(
+    name="advisor", page="guide/04-advisor",
+    title="Will multiprocessing speed up my function?",
+    summary="A cost model fitted to this machine predicts a Pool's wall time for your "
+            "function, and the advisor recommends what to use.")
 #: Cache experiment name of the validation records.
 EXPERIMENT = "advisor-validation"
 #: Sweep configurations predicted to take longer than this are skipped (seconds): they are far
@@ -116,7 +121,7 @@ def sweep_chunksizes(n_items: int, workers: int) -> list[int]:
     >>> sweep_chunksizes(5000, 2)
     [1, 10, 100, 625, 1000, 2500]
     """
-    from mpguide.model import default_chunksize
+    from mpguide.executors import default_chunksize
 
     limit = math.ceil(n_items / workers)
     grid = {c for c in (1, 10, 100, 1000) if c <= limit}
@@ -128,7 +133,7 @@ def _time_pool(func: Callable[[Any], Any], items: list[Any], *, workers: int,
                timeout: float) -> tuple[float, list[Any]]:
     """Wall time of ``with ctx.Pool(workers) as p: p.map(func, items, chunksize)``, start,
     map, close and join included."""
-    from mpguide.advise import limit_blas_threads
+    from mpguide.blas import limit_blas_threads
 
     kwargs = {"initializer": limit_blas_threads, "initargs": (blas_threads,)} \
         if blas_threads else {}
@@ -204,16 +209,18 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
     alike. Each pool's result is checked against the loop's. Returns JSON-ready
     ``{"advice", "advise_s", "records", "metadata"}``.
     """
-    from mpguide import advise, machine
-    from mpguide.model import default_chunksize, predict
+    from mpguide import machine
+    from mpguide.advisor import advise, machine_probes, worker_candidates
+    from mpguide.executors import default_chunksize
+    from mpguide.model import predict
     from mpguide.timing import check_same
 
     workload = WORKLOADS[name]
     items = workload.items()
     func = workload.func
-    probes = advise.machine_probes()  # read (or measure) the card outside the advisor's time
+    probes = machine_probes()  # read (or measure) the card outside the advisor's time
     start = time.perf_counter()
-    advice = advise.advise(func, items, start_methods=[start_method], probes=probes)
+    advice = advise(func, items, start_methods=[start_method], probes=probes)
     advise_s = time.perf_counter() - start
     cores = advice.costs.cores
     expected = [func(x) for x in items]
@@ -230,7 +237,7 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
     configs: list[tuple[dict[str, Any], Callable[[], float]]] = [
         ({"kind": "serial", "tool": "serial", "workers": 1, "chunksize": None,
           "predicted_s": advice.serial_s}, lambda: _time_serial(func, items))]
-    for workers in advise.worker_candidates(cores):
+    for workers in worker_candidates(cores):
         for chunksize in sweep_chunksizes(len(items), workers):
             pred = predict(advice.profile, advice.costs, workers=workers, chunksize=chunksize,
                            start_method=start_method)
@@ -276,26 +283,26 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
 def advice_record(name: str, start_method: str) -> dict[str, Any]:
     """:meth:`Advice.to_dict` of the advisor on workload ``name`` (run in a fresh
     interpreter by :func:`load_advice`)."""
-    from mpguide import advise
+    from mpguide.advisor import advise
 
     workload = WORKLOADS[name]
     methods = None if start_method == "all" else [start_method]
-    return advise.advise(workload.func, workload.items(), start_methods=methods).to_dict()
+    return advise(workload.func, workload.items(), start_methods=methods).to_dict()
 
 
 def load_advice(name: str, start_methods: str = "all") -> Any:
-    """The advisor's :class:`~mpguide.advise.Advice` on workload ``name``, computed in a fresh
+    """The advisor's :class:`~mpguide.advisor.Advice` on workload ``name``, computed in a fresh
     interpreter (so a script or notebook never starts processes itself) and cached.
 
     ``start_methods="all"`` predicts every start method of the platform, otherwise one.
     """
     from mpguide import runner
-    from mpguide.advise import Advice
+    from mpguide.advisor import Advice
     from mpguide.cache import ResultCache
 
     data = ResultCache().get_or_measure(
         "advisor-advice", {"name": name, "start_method": start_methods},
-        lambda **kw: runner.run_fresh("mpguide.validate:advice_record", kw, timeout=300))
+        lambda **kw: runner.run_fresh(f"{__name__}:advice_record", kw, timeout=300))
     return Advice.from_dict(data)
 
 
@@ -304,9 +311,9 @@ def load_validation(names: Sequence[str] | None = None, start_method: str | None
     """Tidy validation records of every workload (cached): one row per measured configuration.
 
     Columns: ``workload``, ``shape``, ``kind`` (``serial``, ``sweep``, ``pool-default``,
-    ``joblib-auto`` (cold workers), ``joblib-auto-warm``, ``recommended``), ``tool``, ``workers``, ``chunksize``, ``measured_s``
-    (median), ``predicted_s``, ``error`` (relative, signed), ``advise_s`` and the machine
-    metadata.
+    ``joblib-auto`` (cold workers), ``joblib-auto-warm``, ``recommended``), ``tool``,
+    ``workers``, ``chunksize``, ``measured_s`` (median), ``predicted_s``, ``error`` (relative,
+    signed), ``advise_s`` and the machine metadata.
     """
     import pandas as pd
 
@@ -321,8 +328,7 @@ def load_validation(names: Sequence[str] | None = None, start_method: str | None
         params = {"name": name, "start_method": method, "repeats": repeats}
         result = cache.get_or_measure(
             EXPERIMENT, params,
-            lambda **kw: runner.run_fresh("mpguide.validate:measure_workload", kw,
-                                          timeout=600))
+            lambda **kw: runner.run_fresh(f"{__name__}:measure_workload", kw, timeout=600))
         rows = [{**r, "advise_s": result["advise_s"],
                  "recommended_tool": result["advice"]["recommendation"]["tool"],
                  **{f"meta_{k}": v for k, v in result["metadata"].items()}}
@@ -400,7 +406,7 @@ def plot_validation(df: pd.DataFrame, ax=None):
 # --- claims ------------------------------------------------------------------------------
 
 
-@claims.claim("advisor-median-error", chapter="advisor", page=PAGE,
+@claims.claim("advisor-median-error", chapter=CHAPTER,
               statement="The cost model's median absolute error on the validation workloads "
                         "is under 15% ({error_pct:.0f}% over {configs} measured "
                         "configurations).")
@@ -416,7 +422,7 @@ def _median_error() -> claims.Evidence:
                  f"has {worst['median_abs_error'] * 100:.0f}%.")
 
 
-@claims.claim("advisor-near-best", chapter="advisor", page=PAGE,
+@claims.claim("advisor-near-best", chapter=CHAPTER,
               statement="Following the advisor's recommendation runs within 1.1x of the best "
                         "configuration of an exhaustive sweep on {ok} of {n} workloads.")
 def _near_best() -> claims.Evidence:
@@ -429,7 +435,7 @@ def _near_best() -> claims.Evidence:
                  f"{worst['vs_best']:.2f}x the best measured one.")
 
 
-@claims.claim("advisor-beats-default", chapter="advisor", page=PAGE,
+@claims.claim("advisor-beats-default", chapter=CHAPTER,
               statement="The recommendation is never slower than Pool's default chunksize "
                         "(within 5% noise): worst ratio {worst:.2f}.")
 def _beats_default() -> claims.Evidence:
@@ -442,7 +448,7 @@ def _beats_default() -> claims.Evidence:
                  f"worst {worst['workload']} at {worst['vs_pool_default']:.2f}.")
 
 
-@claims.claim("advisor-beats-joblib", chapter="advisor", page=PAGE,
+@claims.claim("advisor-beats-joblib", chapter=CHAPTER,
               statement="The recommendation is never slower than joblib's batch_size=\"auto\" "
                         "(within 5% noise): worst ratio {worst:.2f}.")
 def _beats_joblib() -> claims.Evidence:
@@ -455,7 +461,7 @@ def _beats_joblib() -> claims.Evidence:
                  f"workers; worst {worst['workload']} at {worst['vs_joblib_auto']:.2f}.")
 
 
-@claims.claim("advisor-tiny-serial", chapter="advisor", page=PAGE,
+@claims.claim("advisor-tiny-serial", chapter=CHAPTER,
               statement="For sub-microsecond tasks the advisor says not to parallelize, and "
                         "the plain loop indeed beats every measured Pool ({ratio:.0f}x faster "
                         "than the best one).")
@@ -470,7 +476,7 @@ def _tiny_serial() -> claims.Evidence:
                  f"{best_pool * 1e3:.1f} ms.")
 
 
-@claims.claim("advisor-profile-budget", chapter="advisor", page=PAGE,
+@claims.claim("advisor-profile-budget", chapter=CHAPTER,
               statement="Profiling a function costs at most a few seconds: the slowest "
                         "advise() call of the validation took {worst_s:.1f} s.")
 def _profile_budget() -> claims.Evidence:

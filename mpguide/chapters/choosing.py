@@ -1,16 +1,17 @@
 """Chapter 3, part 2: choosing (start methods and the fork-with-threads deadlock, threads or
 processes, BLAS threads inside processes).
 
-Same shape as :mod:`mpguide.tuning`: every experiment runs in a fresh interpreter (or, for the
-heavy-``__main__`` case, a generated script), its JSON result is cached, and ``load_*``
-functions return tidy DataFrames for the gallery, the guide page and the claims. Everything a
-pool or a process receives by reference (the lock-taking child, the BLAS-capping initializer)
-is defined here, importable under every start method. Work that waits is in
-:mod:`mpguide.waiting`.
+Same shape as :mod:`mpguide.chapters.tuning` (which declares the chapter): every experiment
+runs in a fresh interpreter (or, for the heavy-``__main__`` case, a generated script), its JSON
+result is cached, and ``load_*`` functions return tidy DataFrames for the gallery, the guide
+page and the claims. Everything a pool or a process receives by reference (the lock-taking
+child) is defined here, importable under every start method; BLAS threads are capped and read
+with :func:`mpguide.blas.limit_blas_threads` and :func:`mpguide.blas.blas_threads`. Work that
+waits is in :mod:`mpguide.chapters.waiting`.
 
 Examples
 --------
->>> from mpguide import choosing
+>>> from mpguide.chapters import choosing
 >>> choosing.python_facts()["fork_threads_warning_since"]
 '3.12'
 >>> choosing.heavy_preamble(["numpy"]).split("  #")[0]
@@ -28,7 +29,8 @@ from multiprocessing.pool import ThreadPool
 from typing import Any
 
 from mpguide import claims, config, pools, runner, timing, workloads
-from mpguide.tuning import finish, pool_map, records_frame, run_cached, timed
+from mpguide.blas import blas_threads, limit_blas_threads
+from mpguide.chapters.tuning import CHAPTER, finish, pool_map, records_frame, run_cached, timed
 
 #: What the generated "heavy" script imports at top level, like a typical data script
 #: (quick mode imports numpy only, to keep CI builds short).
@@ -104,7 +106,7 @@ def measure_start_methods(*, mode: str, workers: int, repeats: int, methods: lis
     records = []
     for method in methods:
         kwargs = {"method": method, "workers": workers, "repeats": repeats}
-        target = "mpguide.choosing:measure_start_method"
+        target = f"{__name__}:measure_start_method"
         light = runner.run_fresh(target, kwargs, timeout=120)
         heavy = runner.run_fresh(target, kwargs, timeout=180, preamble=heavy_preamble(imports))
         records += [{**r, "main": "light"} for r in light]
@@ -196,7 +198,7 @@ def load_fork_deadlock():
     after ``wait_s`` and the whole interpreter after a further minute)."""
     params = fork_deadlock_params()
     return records_frame(run_cached(
-        "choosing-fork-deadlock", "mpguide.choosing:measure_fork_deadlock", params,
+        "choosing-fork-deadlock", f"{__name__}:measure_fork_deadlock", params,
         timeout=params["wait_s"] * len(params["methods"]) + 60))
 
 
@@ -216,7 +218,7 @@ def measure_threads_vs_processes(*, start_method: str, mode: str, workers: int, 
     """Serial loop, ``ThreadPool(workers)`` and ``Pool(workers)`` on a GIL-holding task
     (:func:`workloads.spin`) and a GIL-releasing one (:func:`workloads.numpy_sum_task`);
     pools started and warmed up before timing, chunksize 1."""
-    from mpguide.tuning import pool_size_items
+    from mpguide.chapters.pool_size import pool_size_items
 
     del mode
     records = []
@@ -244,8 +246,8 @@ def measure_threads_vs_processes(*, start_method: str, mode: str, workers: int, 
 
 def load_threads_vs_processes(start_method: str | None = None):
     """Tidy frame of :func:`measure_threads_vs_processes` (cached)."""
-    return records_frame(run_cached("choosing-threads", "mpguide.choosing:"
-                                    "measure_threads_vs_processes", threads_params(start_method)))
+    return records_frame(run_cached("choosing-threads", f"{__name__}:measure_threads_vs_processes",
+                                    threads_params(start_method)))
 
 
 def speedups(df, by: list[str], column: str, baseline: str = "serial"):
@@ -270,29 +272,6 @@ def speedups(df, by: list[str], column: str, baseline: str = "serial"):
 # ---------------------------------------------------------------------------------------------
 # BLAS oversubscription
 # ---------------------------------------------------------------------------------------------
-
-def limit_blas_threads(threads: int) -> None:
-    """Pool initializer: cap BLAS/OpenMP thread pools in this worker to ``threads``.
-
-    Use as ``ctx.Pool(w, initializer=limit_blas_threads, initargs=(1,))``. numpy is imported
-    first: threadpoolctl only limits libraries already loaded, and a spawn or forkserver
-    worker has not loaded numpy's BLAS yet when its initializer runs.
-    """
-    import numpy  # noqa: F401  (loads the BLAS library so that the limit reaches it)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=threads)
-
-
-def blas_threads(_: Any = None) -> int:
-    """BLAS threads of the calling process (threadpoolctl, after loading numpy); 0 when
-    numpy has no BLAS."""
-    import numpy  # noqa: F401  (threadpoolctl only sees loaded libraries)
-    from threadpoolctl import threadpool_info
-
-    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
-               default=0)
-
 
 def blas_params(start_method: str | None = None) -> dict[str, Any]:
     """Parameters of the BLAS oversubscription experiment for the current mode."""
@@ -331,7 +310,7 @@ def measure_blas(*, start_method: str, mode: str, workers: int, n_items: int, si
 
 def load_blas(start_method: str | None = None):
     """Tidy frame of :func:`measure_blas` (cached)."""
-    return records_frame(run_cached("choosing-blas", "mpguide.choosing:measure_blas",
+    return records_frame(run_cached("choosing-blas", f"{__name__}:measure_blas",
                                     blas_params(start_method)))
 
 
@@ -358,7 +337,7 @@ def python_facts() -> dict[str, Any]:
 # Claims
 # ---------------------------------------------------------------------------------------------
 
-@claims.claim("fork-threads-deadlock", chapter="tuning", page="guide/03-tuning",
+@claims.claim("fork-threads-deadlock", chapter=CHAPTER,
               statement="A fork child started while another thread held a lock deadlocked "
                         "(killed after {waited:.1f} s); the spawn child finished in "
                         "{spawn_s:.2f} s.")
@@ -374,7 +353,7 @@ def _fork_deadlock() -> claims.Evidence:
                  + str(df.loc["fork", "warning"] or "none") + ".")
 
 
-@claims.claim("spawn-workers-own-memory", chapter="tuning", page="guide/03-tuning",
+@claims.claim("spawn-workers-own-memory", chapter=CHAPTER,
               statement="A spawn worker held {spawn:.1f} MiB of memory of its own (USS) "
                         "against {fork:.1f} MiB for a fork worker, which shares its parent's "
                         "pages; with {imports} imported by the main script, each spawn worker "
@@ -395,7 +374,7 @@ def _worker_memory_claim() -> claims.Evidence:
                  f"{uss['heavy', 'forkserver']:.1f} MiB (heavy main).")
 
 
-@claims.claim("threads-need-gil-release", chapter="tuning", page="guide/03-tuning",
+@claims.claim("threads-need-gil-release", chapter=CHAPTER,
               statement="A thread pool sped pure-Python work up {spin:.2f}x but numpy work "
                         "{numpy:.2f}x; a process pool gave {spin_proc:.2f}x and "
                         "{numpy_proc:.2f}x.")
@@ -409,7 +388,7 @@ def _threads_gil() -> claims.Evidence:
         evidence="Speedup = serial median / pool median, pools already started.")
 
 
-@claims.claim("blas-cap-fixes-oversubscription", chapter="tuning", page="guide/03-tuning",
+@claims.claim("blas-cap-fixes-oversubscription", chapter=CHAPTER,
               statement="Numpy matmul tasks in a Pool with {threads} BLAS threads per worker "
                         "ran at {default_speedup:.2f}x the serial loop; capping BLAS at 1 "
                         "thread per worker gave {capped_speedup:.2f}x.")

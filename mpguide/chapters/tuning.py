@@ -1,20 +1,20 @@
-"""Chapter 3, part 1: tuning a Pool (chunksize, map variants, ``maxtasksperchild``, pool size).
+"""Chapter 3, part 1: tuning a Pool (chunksize, map variants, ``maxtasksperchild``).
 
 Each experiment starts pools, so it runs in a fresh interpreter (:func:`runner.run_fresh`) and
 describes a plain script, not the docs build; its JSON result is cached
 (:class:`cache.ResultCache`). The public ``load_*`` functions return tidy DataFrames (one row
 per parameter set and repeat, machine metadata included) that the gallery, the guide page and
-the claims all read. Part 2 (choosing between tools) lives in :mod:`mpguide.choosing`.
+the claims all read. This module declares the chapter and holds the plumbing its other modules
+share: the pool size in :mod:`mpguide.chapters.pool_size`, choosing between tools in
+:mod:`mpguide.chapters.choosing`, work that waits in :mod:`mpguide.chapters.waiting`.
 
 Examples
 --------
->>> from mpguide import tuning
->>> tuning.pool_default_chunksize(1000, 2)
-125
->>> tuning.pool_default_chunksize(10, 4)
-1
+>>> from mpguide.chapters import tuning
 >>> tuning.chunksize_grid(100, 2)
 [1, 4, 16, 50, 100]
+>>> tuning.batches([1, 2, 3], 2)
+[[1, 2], [3]]
 """
 
 from __future__ import annotations
@@ -27,13 +27,19 @@ from typing import Any
 
 from mpguide import claims, config, machine, pools, runner, timing, workloads
 from mpguide.cache import ResultCache
+from mpguide.executors import default_chunksize
+
+CHAPTER = claims.Chapter(
+    name="tuning", page="guide/03-tuning", title="Tuning and choosing",
+    summary="Workers, chunksize, BLAS threads, start methods, and Pool against threads and "
+            "joblib.")
 
 #: Seconds a fresh-interpreter experiment may run before it and its workers are killed.
 EXPERIMENT_TIMEOUT = 300.0
 
 
 # ---------------------------------------------------------------------------------------------
-# Plumbing shared by both chapter modules
+# Plumbing shared by the chapter's modules
 # ---------------------------------------------------------------------------------------------
 
 def run_cached(experiment: str, target: str, params: Mapping[str, Any],
@@ -94,16 +100,6 @@ def _method(start_method: str | None) -> str:
 # Chunksize
 # ---------------------------------------------------------------------------------------------
 
-def pool_default_chunksize(n_items: int, workers: int) -> int:
-    """The chunksize ``Pool.map`` picks when none is given, computed as CPython does.
-
-    ``divmod(n_items, 4 * workers)``, plus one if there is a remainder (so about four chunks
-    per worker). ``ProcessPoolExecutor.map`` and ``Pool.imap`` default to 1 instead.
-    """
-    chunksize, extra = divmod(n_items, workers * 4)
-    return max(1, chunksize + bool(extra))
-
-
 def chunksize_grid(n_items: int, workers: int) -> list[int]:
     """Chunksizes to sweep: powers of 4 up to one chunk per worker, then one chunk in all.
 
@@ -160,7 +156,7 @@ def measure_chunksize(*, start_method: str, mode: str, workers: int, durations_u
             n_items = max(workers * 4, round(serial_target_s / (duration * 1e-6)))
             items = [iterations] * n_items
             expected = [workloads.spin(iterations)] * n_items
-            default = pool_default_chunksize(n_items, workers)
+            default = default_chunksize(n_items, workers)
             base = {"duration_us": duration, "n_items": n_items, "workers": workers,
                     "default_chunksize": default}
 
@@ -188,7 +184,7 @@ def measure_chunksize(*, start_method: str, mode: str, workers: int, durations_u
 def load_chunksize(start_method: str | None = None):
     """Tidy frame of the chunksize sweep (``strategy``, ``duration_us``, ``chunksize``,
     ``repeat``, ``seconds`` and metadata); measured once per machine and mode, then cached."""
-    return records_frame(run_cached("tuning-chunksize", "mpguide.tuning:measure_chunksize",
+    return records_frame(run_cached("tuning-chunksize", f"{__name__}:measure_chunksize",
                                     chunksize_params(start_method)))
 
 
@@ -383,7 +379,7 @@ def measure_map_variants(*, start_method: str, mode: str, workers: int, n_items:
 
 def load_map_variants(start_method: str | None = None):
     """Tidy frame of :func:`measure_map_variants` (cached)."""
-    return records_frame(run_cached("tuning-map-variants", "mpguide.tuning:measure_map_variants",
+    return records_frame(run_cached("tuning-map-variants", f"{__name__}:measure_map_variants",
                                     map_variants_params(start_method)))
 
 
@@ -421,116 +417,8 @@ def measure_maxtasks(*, start_method: str, mode: str, workers: int, n_items: int
 
 def load_maxtasks(start_method: str | None = None):
     """Tidy frame of :func:`measure_maxtasks` (cached)."""
-    return records_frame(run_cached("tuning-maxtasks", "mpguide.tuning:measure_maxtasks",
+    return records_frame(run_cached("tuning-maxtasks", f"{__name__}:measure_maxtasks",
                                     maxtasks_params(start_method)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Pool size
-# ---------------------------------------------------------------------------------------------
-
-#: Workloads of the pool-size sweep (see :func:`pool_size_items`).
-POOL_SIZE_WORKLOADS = ("spin", "numpy", "uneven")
-
-
-def pool_size_items(workload: str, n_items: int, task_ms: float) -> tuple[Callable, list[int]]:
-    """The task function and items of one pool-size workload.
-
-    ``spin`` holds the GIL; ``numpy`` (:func:`workloads.numpy_sum_task`) releases it; ``uneven``
-    is ``spin`` where every eighth task lasts eight times longer.
-    """
-    if workload == "numpy":
-        rate = _numpy_rate()
-        return workloads.numpy_sum_task, [max(1, round(task_ms * 1e-3 * rate))] * n_items
-    iterations = workloads.iterations_for(task_ms * 1e-3)
-    if workload == "spin":
-        return workloads.spin, [iterations] * n_items
-    if workload == "uneven":
-        return workloads.spin, [iterations * (8 if i % 8 == 0 else 1) for i in range(n_items)]
-    raise ValueError(f"unknown workload {workload!r}; choose one of {POOL_SIZE_WORKLOADS}")
-
-
-def _numpy_rate() -> float:
-    """Elements per second :func:`workloads.numpy_sum_task` processes here."""
-    n = 1_000_000
-    workloads.numpy_sum_task(n)
-    best = min(timed(lambda: workloads.numpy_sum_task(n))[1] for _ in range(3))
-    return n / best
-
-
-def worker_counts(usable: int) -> list[int]:
-    """Pool sizes to sweep: every count up to twice the usable cores on small machines, a few
-    landmarks (half, all, one and a half, twice the cores) on big ones.
-
-    Examples
-    --------
-    >>> worker_counts(2)
-    [1, 2, 3, 4]
-    >>> worker_counts(16)
-    [1, 2, 8, 16, 24, 32]
-    """
-    if usable <= 4:
-        return list(range(1, 2 * usable + 1))
-    return sorted({1, 2, usable // 2, usable, usable + usable // 2, 2 * usable})
-
-
-def pool_size_params(start_method: str | None = None) -> dict[str, Any]:
-    """Parameters of the pool-size sweep for the current mode: 1 to twice the usable cores."""
-    return {"start_method": _method(start_method), "mode": config.mode(),
-            "workers": worker_counts(machine.usable_cpus()), "n_items": config.scaled(48, 16),
-            "task_ms": config.scaled(5, 2), "kinds": list(POOL_SIZE_WORKLOADS),
-            "repeats": config.scaled(3, 2)}
-
-
-def measure_pool_size(*, start_method: str, mode: str, workers: list[int], n_items: int,
-                      task_ms: float, kinds: list[str], repeats: int) -> dict[str, Any]:
-    """Serial loop vs ``Pool(w).map(chunksize=1)`` for each workload and worker count.
-
-    Pools are started and warmed up before timing: this is the steady-state speedup.
-    """
-    del mode
-    records = []
-    for workload in kinds:
-        func, items = pool_size_items(workload, n_items, task_ms)
-        expected = list(map(func, items))
-        for rep in range(repeats):
-            _, seconds = timed(lambda f=func, i=items: list(map(f, i)))
-            records.append({"workload": workload, "workers": 0, "repeat": rep,
-                            "seconds": seconds})
-        for count in workers:
-            with pools.bounded_pool(count, start_method) as pool:
-                pool_map(pool, workloads.noop, list(range(count * 2)), 1)
-                timing.check_same(expected, pool_map(pool, func, items, 1))
-                for rep in range(repeats):
-                    _, seconds = timed(lambda p=pool, f=func, i=items: pool_map(p, f, i, 1))
-                    records.append({"workload": workload, "workers": count, "repeat": rep,
-                                    "seconds": seconds})
-    for record in records:
-        record.update(n_items=n_items, task_ms=task_ms)
-    return finish(records, start_method)
-
-
-def load_pool_size(start_method: str | None = None):
-    """Tidy frame of the pool-size sweep (``workers`` 0 is the serial loop; cached)."""
-    return records_frame(run_cached("tuning-pool-size", "mpguide.tuning:measure_pool_size",
-                                    pool_size_params(start_method)))
-
-
-def pool_size_summary(df):
-    """Median seconds and speedup over the serial loop per workload and worker count."""
-    out = timing.summarize(df, ["workload", "workers"], value="seconds")
-    serial = out[out.workers == 0].set_index("workload")["median"]
-    out["speedup"] = out.workload.map(serial) / out["median"]
-    return out[out.workers > 0].reset_index(drop=True)
-
-
-def pool_size_speedups(df):
-    """Pool rows of the pool-size sweep with ``speedup``: the workload's median serial time
-    over each run's seconds (one row per workers count and repeat, for speedup plots)."""
-    serial = df[df.workers == 0].groupby("workload")["seconds"].median()
-    pool = df[df.workers > 0].copy()
-    pool["speedup"] = pool["workload"].map(serial) / pool["seconds"]
-    return pool
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +429,7 @@ def _pool_rows(summary, duration: int):
     return summary[(summary.strategy == "pool") & (summary.duration_us == duration)]
 
 
-@claims.claim("chunksize-u-curve", chapter="tuning", page="guide/03-tuning",
+@claims.claim("chunksize-u-curve", chapter=CHAPTER,
               statement="For {duration_us} µs tasks time vs chunksize is a U-curve: "
                         "chunksize 1 is {left:.1f}x and one chunk for everything {right:.1f}x "
                         "slower than the best chunksize ({best}).")
@@ -562,7 +450,7 @@ def _chunksize_u_curve() -> claims.Evidence:
                  f"{rows.loc[rows.index.max()]:.3f} s.")
 
 
-@claims.claim("default-chunksize-vs-executor", chapter="tuning", page="guide/03-tuning",
+@claims.claim("default-chunksize-vs-executor", chapter=CHAPTER,
               statement="For {duration_us} µs tasks Pool.map's default chunksize ({default}) "
                         "is within {default_vs_best:.2f}x of the best, while "
                         "ProcessPoolExecutor.map's default of 1 is {executor_vs_best:.1f}x "
@@ -582,7 +470,7 @@ def _default_chunksize() -> claims.Evidence:
                  f"Pool.map chunksize.")
 
 
-@claims.claim("imap-streams", chapter="tuning", page="guide/03-tuning",
+@claims.claim("imap-streams", chapter=CHAPTER,
               statement="imap hands over its first result after {imap_first:.1%} of map's "
                         "total time and its peak memory stays {mem_ratio:.1f}x below map's, "
                         "which holds every result until the end.")
@@ -598,7 +486,7 @@ def _imap_streams() -> claims.Evidence:
                  f"{med.loc['imap', 'peak_rss_mib']:.0f} MiB (floor 1 MiB for the ratio).")
 
 
-@claims.claim("imap-unordered-reorders", chapter="tuning", page="guide/03-tuning",
+@claims.claim("imap-unordered-reorders", chapter=CHAPTER,
               statement="With uneven tasks, imap_unordered delivered {out_of_order:.0%} of "
                         "results out of input order; map and imap delivered none.")
 def _imap_unordered() -> claims.Evidence:
@@ -610,7 +498,7 @@ def _imap_unordered() -> claims.Evidence:
         evidence="Share of positions where the result index differs from its position.")
 
 
-@claims.claim("maxtasks-costs", chapter="tuning", page="guide/03-tuning",
+@claims.claim("maxtasks-costs", chapter=CHAPTER,
               statement="maxtasksperchild=1 made {n_items} tasks of {task_us} µs "
                         "{slowdown:.1f}x slower than the default (workers never replaced).")
 def _maxtasks_costs() -> claims.Evidence:
@@ -623,21 +511,3 @@ def _maxtasks_costs() -> claims.Evidence:
                                             "slowdown": slowdown},
         evidence=f"Median wall time, pool start included: {med.loc[0]:.3f} s default vs "
                  f"{med.loc[1]:.3f} s with a fresh worker per task.")
-
-
-@claims.claim("oversubscription-no-gain", chapter="tuning", page="guide/03-tuning",
-              statement="For pure-Python tasks, {over} workers on {usable} usable cores gave "
-                        "a speedup of {over_speedup:.2f} against {fit_speedup:.2f} with "
-                        "{usable}: more workers than cores buys nothing.")
-def _oversubscription() -> claims.Evidence:
-    sizes = load_pool_size()
-    summary = pool_size_summary(sizes)
-    spin = summary[summary.workload == "spin"].set_index("workers")["speedup"]
-    usable = int(sizes.usable_cpus.iloc[0])
-    over = int(spin.index.max())
-    return claims.Evidence(
-        holds=bool(spin.loc[over] <= spin.loc[usable] * 1.1),
-        values={"over": over, "usable": usable, "over_speedup": float(spin.loc[over]),
-                "fit_speedup": float(spin.loc[usable])},
-        evidence="Speedups are serial median over Pool.map median, pools already started.")
-

@@ -1,5 +1,6 @@
-"""Chapter 1 experiments: well-formed frames under every start method, pure helpers on
-synthetic data, claims that evaluate to verdicts, figures that carry the machine caption."""
+"""Chapter 1 (mpguide.chapters.overhead and .task_duration): well-formed frames under every
+start method, pure helpers on synthetic data, claims that evaluate to verdicts, figures that
+carry the machine caption."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from mpguide import claims, machine, overhead, plotting
+from mpguide import chapters, claims, executors, machine, plotting
+from mpguide.chapters import overhead, task_duration
 
 matplotlib.use("Agg")
 
@@ -62,32 +64,32 @@ def test_dispatch(start_method: str) -> None:
 
 
 def test_task_duration(start_method: str) -> None:
-    df = overhead.load_task_duration()
-    assert set(df["variant"]) == set(overhead.VARIANTS)
-    assert set(df["nominal_s"]) == set(overhead.task_durations())
+    df = task_duration.load_task_duration()
+    assert set(df["variant"]) == set(task_duration.VARIANTS)
+    assert set(df["nominal_s"]) == set(task_duration.task_durations())
     assert (df["value"] > 0).all()
-    summary = overhead.task_duration_summary(df)
-    assert len(summary) == len(overhead.VARIANTS) * len(overhead.task_durations())
-    loop = summary[summary["variant"] == overhead.LOOP]
+    summary = task_duration.task_duration_summary(df)
+    assert len(summary) == len(task_duration.VARIANTS) * len(task_duration.task_durations())
+    loop = summary[summary["variant"] == task_duration.LOOP]
     assert (loop["speedup"] == 1).all()
     # The calibrated tasks get longer along the sweep (1 µs to 10 ms: 10 000x apart).
     assert loop.sort_values("nominal_s")["task_s"].iloc[-1] > 100 * loop["task_s"].min()
-    evens = overhead.break_evens(summary)
-    assert set(evens) == {overhead.CHUNK1, overhead.DEFAULT}
+    evens = task_duration.break_evens(summary)
+    assert set(evens) == {task_duration.CHUNK1, task_duration.DEFAULT}
 
 
 def test_tiny_tasks(start_method: str) -> None:
-    df = overhead.load_tiny_tasks()
+    df = task_duration.load_tiny_tasks()
     assert len(set(df["variant"])) == 3
     assert (df["items"] == 5000).all()
     medians = df.groupby("variant")["value"].median()
     # 5000 no-op calls through Pool(4) at chunksize 1, start-up included, against the loop.
-    assert medians[f"Pool({overhead.SEED_WORKERS}), chunksize 1"] > 5 * medians["loop"]
+    assert medians[f"Pool({task_duration.SEED_WORKERS}), chunksize 1"] > 5 * medians["loop"]
 
 
 def test_decomposition(start_method: str) -> None:
-    tasks = overhead.load_decomposition()
-    cases = overhead.decomposition_cases()
+    tasks = task_duration.load_decomposition()
+    cases = task_duration.decomposition_cases()
     assert list(dict.fromkeys(tasks["case"])) == list(cases)
     for case, spec in cases.items():
         run = tasks[tasks["case"] == case]
@@ -95,7 +97,7 @@ def test_decomposition(start_method: str) -> None:
         assert (run["start_s"] <= run["end_s"]).all()
         assert (run["end_s"] <= run["wall_s"]).all()
         assert run["worker"].max() < run["workers"].iloc[0]
-    phases = overhead.decompose(tasks)
+    phases = task_duration.decompose(tasks)
     totals = phases.groupby("case")["share"].sum()
     assert totals.to_numpy() == pytest.approx(1.0)
     assert (phases["seconds"] >= -1e-6).all()
@@ -112,7 +114,7 @@ def test_decomposition(start_method: str) -> None:
     ([1e-6, 1e-5, 1e-4, 1e-3], [0.2, 0.8, 0.5, 2.0], None),  # first crossing: see below
 ])
 def test_break_even(task_s: list[float], speedup: list[float], expected: float | None) -> None:
-    result = overhead.break_even(task_s, speedup)
+    result = task_duration.break_even(task_s, speedup)
     if expected is None:
         # No crossing before 1e-4 (0.5 there); crossing between 1e-4 and 1e-3.
         assert 1e-4 < result < 1e-3
@@ -121,11 +123,11 @@ def test_break_even(task_s: list[float], speedup: list[float], expected: float |
 
 
 def test_break_even_never_wins_and_bad_input() -> None:
-    assert math.isnan(overhead.break_even([1e-6, 1e-3], [0.1, 0.99]))
+    assert math.isnan(task_duration.break_even([1e-6, 1e-3], [0.1, 0.99]))
     with pytest.raises(ValueError, match="at least one point"):
-        overhead.break_even([], [])
+        task_duration.break_even([], [])
     with pytest.raises(ValueError, match="shorter than"):
-        overhead.break_even([1e-6, 1e-5], [0.5])
+        task_duration.break_even([1e-6, 1e-5], [0.5])
 
 
 def _synthetic_durations(overhead_s: float = 20e-6, workers: int = 2) -> pd.DataFrame:
@@ -133,10 +135,10 @@ def _synthetic_durations(overhead_s: float = 20e-6, workers: int = 2) -> pd.Data
     rows = []
     for nominal in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2):
         items = 100
-        chunk = overhead.default_chunksize(items, workers)
-        per_item = {overhead.LOOP: (nominal, 0),
-                    overhead.CHUNK1: (nominal / workers + overhead_s, 1),
-                    overhead.DEFAULT: (nominal / workers + overhead_s / chunk, chunk)}
+        chunk = executors.default_chunksize(items, workers)
+        per_item = {task_duration.LOOP: (nominal, 0),
+                    task_duration.CHUNK1: (nominal / workers + overhead_s, 1),
+                    task_duration.DEFAULT: (nominal / workers + overhead_s / chunk, chunk)}
         for variant, (value, chunksize) in per_item.items():
             rows += [{"nominal_s": nominal, "variant": variant, "workers": workers,
                       "items": items, "chunksize": chunksize, "value": value * f,
@@ -146,26 +148,22 @@ def _synthetic_durations(overhead_s: float = 20e-6, workers: int = 2) -> pd.Data
 
 
 def test_task_duration_summary_and_break_even_on_a_model() -> None:
-    summary = overhead.task_duration_summary(_synthetic_durations())
-    evens = overhead.break_evens(summary)
+    summary = task_duration.task_duration_summary(_synthetic_durations())
+    evens = task_duration.break_evens(summary)
     # Pool(2) with 20 µs per message wins once t / 2 + 20 µs < t, i.e. above 40 µs.
-    assert 1e-5 < evens[overhead.CHUNK1] < 1e-4
-    assert evens[overhead.DEFAULT] < evens[overhead.CHUNK1]
-    chunk1 = summary[summary["variant"] == overhead.CHUNK1]
+    assert 1e-5 < evens[task_duration.CHUNK1] < 1e-4
+    assert evens[task_duration.DEFAULT] < evens[task_duration.CHUNK1]
+    chunk1 = summary[summary["variant"] == task_duration.CHUNK1]
     assert chunk1["overhead_s"].to_numpy() == pytest.approx(20e-6)
 
 
 def test_decompose_worker_without_tasks() -> None:
     tasks = pd.DataFrame({"case": "c", "worker": [0, 0], "start_s": [1.0, 2.0],
                           "end_s": [2.0, 3.0], "wall_s": 4.0, "workers": 2})
-    phases = overhead.decompose(tasks).set_index("phase")
+    phases = task_duration.decompose(tasks).set_index("phase")
     assert phases.loc["start-up", "seconds"] == 1.0 + 4.0  # worker 1 never got a task
     assert phases.loc["compute", "seconds"] == 2.0
     assert phases["share"].sum() == pytest.approx(1.0)
-
-
-def test_default_chunksize_matches_pool() -> None:
-    assert [overhead.default_chunksize(n, 2) for n in (1, 8, 9, 1000)] == [1, 1, 2, 125]
 
 
 # --- claims and figures on synthetic records (no timing) -------------------------------------
@@ -195,22 +193,23 @@ def synthetic(monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
         {**meta, "case": case, "task": i, "worker": i % 2, "start_s": 0.05 + i * 1e-4,
          "end_s": 0.05 + i * 1e-4 + 1e-5, "map_start_s": 0.01, "map_end_s": 0.09,
          "wall_s": 0.1, "workers": 2, "items": 40, "task_s": 1e-5}
-        for case in overhead.decomposition_cases() for i in range(40)])
+        for case in task_duration.decomposition_cases() for i in range(40)])
     frames = {"load_startup": startup, "load_dispatch": dispatch,
               "load_task_duration": durations, "load_tiny_tasks": tiny,
               "load_decomposition": tasks}
     for name, frame in frames.items():
-        monkeypatch.setattr(overhead, name, lambda *a, frame=frame, **k: frame.copy())
+        module = overhead if hasattr(overhead, name) else task_duration
+        monkeypatch.setattr(module, name, lambda *a, frame=frame, **k: frame.copy())
     return frames
 
 
 def test_claims_evaluate_to_verdicts(synthetic: dict[str, pd.DataFrame]) -> None:
-    verdicts = {v.claim_id: v for v in claims.evaluate_all("overhead")}
+    verdicts = {v.claim_id: v for v in chapters.evaluate_all("overhead")}
     assert set(OVERHEAD_CLAIMS) <= set(verdicts)
     for claim_id in OVERHEAD_CLAIMS:
         verdict = verdicts[claim_id]
         assert isinstance(verdict, claims.Verdict)
-        assert verdict.page == overhead.PAGE
+        assert verdict.page == overhead.CHAPTER.page
         assert "{" not in verdict.statement
         assert verdict.evidence
     # The synthetic machine is built so that every statement holds.
@@ -221,7 +220,7 @@ def test_claims_evaluate_to_verdicts(synthetic: dict[str, pd.DataFrame]) -> None
 def test_claim_fails_visibly_when_the_pool_never_wins(
         synthetic: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
     slow = _synthetic_durations(overhead_s=1.0)
-    monkeypatch.setattr(overhead, "load_task_duration", lambda *a, **k: slow.copy())
+    monkeypatch.setattr(task_duration, "load_task_duration", lambda *a, **k: slow.copy())
     verdict = claims.evaluate("tiny-tasks-lose")
     assert not verdict.holds
     assert "no measured duration" in verdict.statement
@@ -233,7 +232,8 @@ def test_figures_carry_the_machine_caption(synthetic: dict[str, pd.DataFrame],
                                            plot: str) -> None:
     source = {"startup": "load_startup", "task_duration": "load_task_duration",
               "tiny_tasks": "load_tiny_tasks", "decomposition": "load_decomposition"}[plot]
-    fig = getattr(overhead, f"plot_{plot}")(synthetic[source])
+    module = overhead if plot == "startup" else task_duration
+    fig = getattr(module, f"plot_{plot}")(synthetic[source])
     try:
         caption = plotting.caption_of(fig)
         assert caption is not None

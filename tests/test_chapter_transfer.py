@@ -1,4 +1,5 @@
-"""Chapter 2 experiments: well-formed records, summaries, figures and claims in quick mode."""
+"""Chapter 2 (mpguide.chapters.transfer, .send_less, .worker_memory): well-formed records,
+summaries, figures and claims in quick mode."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from mpguide import claims, plotting, transfer, workloads
+from mpguide import chapters, claims, plotting, workloads
+from mpguide.chapters import send_less, transfer, worker_memory
 
 KIB = transfer.KIB
 
@@ -54,57 +56,57 @@ def test_seed003_experiment_and_table(start_method: str) -> None:
 
 
 def test_send_less_compares_both_ways(start_method: str) -> None:
-    df = _frame(transfer.measure_send_less(start_method, [8 * KIB], tasks=4, workers=2,
+    df = _frame(send_less.measure_send_less(start_method, [8 * KIB], tasks=4, workers=2,
                                            repeats=1))
     assert set(df["name"]) == {"state with every task", "initializer + index"}
     assert (df["value"] > 0).all()
-    _check_figure(transfer.plot_send_less(df))
+    _check_figure(send_less.plot_send_less(df))
 
 
 def test_shm_handoff_records_the_floor(start_method: str) -> None:
-    df = _frame(transfer.measure_shm_handoff(start_method, 1 << 20, repeats=1))
-    summary = transfer.handoff_summary(df)
+    df = _frame(send_less.measure_shm_handoff(start_method, 1 << 20, repeats=1))
+    summary = send_less.handoff_summary(df)
     assert list(summary["start_method"]) == [start_method]
     assert (summary[["shared_array_x_memcpy", "pickle_x_memcpy"]] > 0).all().all()
-    _check_figure(transfer.plot_shm_handoff(df))
+    _check_figure(send_less.plot_shm_handoff(df))
 
 
 def test_shared_vs_pickled(start_method: str) -> None:
-    df = _frame(transfer.measure_shared_vs_pickled(start_method, 1 << 20, parts=4, workers=2,
+    df = _frame(send_less.measure_shared_vs_pickled(start_method, 1 << 20, parts=4, workers=2,
                                                    repeats=1))
     assert set(df["name"]) == {"pickled slices", "shared_array + indices"}
 
 
 def test_files_are_read_back_by_a_worker(start_method: str) -> None:
-    df = _frame(transfer.measure_files(start_method, rows=10_000, repeats=1))
-    table = transfer.files_table(df)
+    df = _frame(send_less.measure_files(start_method, rows=10_000, repeats=1))
+    table = send_less.files_table(df)
     assert set(table["name"]) == {"pickle", "parquet file", ".npy file", "np.memmap of .npy"}
     published = table.set_index("name")["published_s"]
-    assert published["parquet file"] == transfer.SEED_003_FILES["parquet"]
-    _check_figure(transfer.plot_files(df))
+    assert published["parquet file"] == send_less.SEED_003_FILES["parquet"]
+    _check_figure(send_less.plot_files(df))
 
 
 def test_worker_memory_and_copy_on_write() -> None:
     import pandas as pd
 
-    memory = pd.DataFrame(transfer.measure_worker_memory(["fork", "spawn"], 100_000, 2))
+    memory = pd.DataFrame(worker_memory.measure_worker_memory(["fork", "spawn"], 100_000, 2))
     assert set(memory["process"]) == {"parent", "worker 0", "worker 1"}
     fork = memory[(memory["start_method"] == "fork") & (memory["process"] == "worker 0")]
     assert float(fork["uss_mib"].iloc[0]) < float(fork["rss_mib"].iloc[0])
-    cow = pd.DataFrame(transfer.measure_cow(200_000, [0.0, 1.0]))
+    cow = pd.DataFrame(worker_memory.measure_cow(200_000, [0.0, 1.0]))
     assert list(cow["items_read"]) == [0, 200_000]
     assert cow["uss_mib"].iloc[1] > cow["uss_mib"].iloc[0]
-    _check_figure(transfer.plot_memory(memory, cow))
+    _check_figure(worker_memory.plot_memory(memory, cow))
 
 
 def test_worker_functions() -> None:
-    transfer.install_state([10.0, 20.0])
+    send_less.install_state([10.0, 20.0])
     try:
-        assert transfer.lookup_index(3) == 20.0
+        assert send_less.lookup_index(3) == 20.0
     finally:
-        transfer.WORKER_STATE.pop("state")
-    assert transfer.lookup_in(([1.0, 2.0, 3.0], 4)) == 2.0
-    assert transfer.walk_global(1.0) == 0
+        send_less.WORKER_STATE.pop("state")
+    assert send_less.lookup_in(([1.0, 2.0, 3.0], 4)) == 2.0
+    assert worker_memory.walk_global(1.0) == 0
 
 
 def test_load_is_cached_and_tidy(start_method: str) -> None:
@@ -118,9 +120,9 @@ def test_load_is_cached_and_tidy(start_method: str) -> None:
 
 
 def test_chapter_states_at_least_five_claims() -> None:
-    registered = claims.registered("transfer")
+    registered = {cid: claims.registered()[cid] for cid in chapters.claim_ids("transfer")}
     assert len(registered) >= 5
-    assert all(c.page == transfer.PAGE for c in registered.values())
+    assert all(c.page == transfer.CHAPTER.page for c in registered.values())
 
 
 def test_a_claim_evaluates_with_filled_statement() -> None:

@@ -1,0 +1,296 @@
+"""Command line: ``python -m mpguide COMMAND`` (also installed as the ``mpguide`` script).
+
+``python -m mpguide machine [--json] [--fresh]`` prints the machine card (:mod:`mpguide.card`):
+a readable table by default, the JSON object with ``--json``. While probing, one progress line
+per step goes to stderr (plain lines rather than a tqdm or rich bar: the card has a handful of
+uneven steps, lines stay readable in CI logs and redirected output, and no dependency is
+added). Errors (a bad ``MPGUIDE_START_METHOD``, a failing probe) print one ``mpguide: error:``
+paragraph on stderr and exit with status 2, without a traceback.
+
+``python -m mpguide advise MODULE:FUNC --items MODULE:FACTORY [--json]`` asks the advisor
+(:func:`mpguide.advisor.advise`) whether a Pool speeds the function up; bad input is one
+``mpguide advise:`` paragraph on stderr and exit status 2.
+
+Each subcommand is a function ``add_NAME(subparsers)`` listed in :data:`COMMANDS`; it adds its
+parser and sets ``run`` (a function of the parsed arguments returning the exit status) with
+``set_defaults``. Import heavy modules inside ``run`` so ``--help`` stays fast.
+
+Examples
+--------
+>>> parser = build_parser()
+>>> args = parser.parse_args(["machine", "--json"])
+>>> args.command, args.json, args.fresh
+('machine', True, False)
+>>> parser.parse_args(["advise", "m:f", "--items", "m:items"]).time_budget
+3.0
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mpguide import config, pools, runner, timing
+from mpguide._version import __version__
+from mpguide.profiler import (
+    DEFAULT_PROFILE_TIMEOUT,
+    DEFAULT_TIME_BUDGET,
+    AdviceError,
+    check_input,
+)
+
+if TYPE_CHECKING:
+    from mpguide.advisor import Advice
+
+#: Exceptions reported as one clear message (exit status 2) instead of a traceback.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    config.ConfigError, pools.PoolError, runner.FreshInterpreterError, timing.TimingError,
+    OSError, ValueError,
+)
+
+
+# --- machine --------------------------------------------------------------------------------
+
+
+def _progress(line: str) -> None:
+    """One progress line on stderr; rewritten in place on a terminal."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[Kprobing {line}")
+    else:
+        sys.stderr.write(f"probing {line}\n")
+    sys.stderr.flush()
+
+
+def _run_machine(args: argparse.Namespace) -> int:
+    from mpguide import card
+
+    result = card.machine_card(fresh=args.fresh, progress=_progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(card.format_card(result))
+    return 0
+
+
+def add_machine(subparsers: argparse._SubParsersAction) -> None:
+    """``machine``: print the machine card."""
+    parser = subparsers.add_parser(
+        "machine", help="print this machine's card: metadata and overhead probes",
+        description="Measure (or read from the cache) this machine's multiprocessing overhead "
+                    "figures and print them with the machine's metadata.")
+    parser.add_argument("--json", action="store_true", help="print the card as JSON")
+    parser.add_argument("--fresh", action="store_true",
+                        help="re-measure even if a cached card exists")
+    parser.set_defaults(run=_run_machine)
+
+
+# --- advise ---------------------------------------------------------------------------------
+
+
+def resolve(target: str, what: str) -> Any:
+    """Import ``"module:name"`` and return the attribute; :class:`AdviceError` if impossible.
+
+    Examples
+    --------
+    >>> resolve("mpguide.workloads:square", "function").__name__
+    'square'
+    >>> resolve("mpguide.workloads:cube", "function")
+    Traceback (most recent call last):
+    ...
+    mpguide.profiler.AdviceError: the function 'cube' is not defined in module ...
+    """
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise AdviceError(f"the {what} {target!r} must be written MODULE:NAME, for example "
+                          f"mypackage.work:process (a module importable from the current "
+                          f"directory or sys.path, then a colon, then the name).")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AdviceError(f"cannot import module {module_name!r} for the {what} ({exc}); run "
+                          f"the command from the directory that holds it, or install it, or "
+                          f"add its folder to PYTHONPATH.") from None
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise AdviceError(f"the {what} {attribute!r} is not defined in module {module_name}; "
+                          f"check the spelling (names defined there: "
+                          f"{', '.join(_public(module)[:12]) or 'none'}).") from None
+
+
+def _public(module: Any) -> list[str]:
+    """Names of the functions a module defines itself (not those it imports)."""
+    return sorted(name for name, value in vars(module).items()
+                  if not name.startswith("_") and callable(value)
+                  and getattr(value, "__module__", None) == module.__name__)
+
+
+def load_items(target: str) -> Any:
+    """Call the item factory ``"module:name"`` (no arguments) and return what it returns;
+    :class:`AdviceError` if it cannot be found, is not callable or raises (``advise`` and
+    ``compare`` both load their items here).
+
+    Examples
+    --------
+    >>> load_items("mpguide.workloads:square")
+    Traceback (most recent call last):
+    ...
+    mpguide.profiler.AdviceError: the item factory mpguide.workloads:square raised TypeError: ...
+    """
+    factory = resolve(target, "item factory")
+    if not callable(factory):
+        raise AdviceError(f"the item factory {target} is not callable; it must be a "
+                          f"function that returns the list of items.")
+    try:
+        return factory()
+    except Exception as exc:  # noqa: BLE001 - any failure of user code becomes one paragraph
+        raise AdviceError(f"the item factory {target} raised {type(exc).__name__}: "
+                          f"{exc}; it must return the list of items without arguments."
+                          ) from None
+
+
+def _run_advise(args: argparse.Namespace) -> int:
+    """Run the ``advise`` subcommand; print the advice, or one error paragraph on stderr.
+
+    Returns the exit status: 0 on success, 2 when the input cannot be advised on.
+    """
+    try:
+        func = resolve(args.function, "function")
+        items = load_items(args.items)
+        probes = None
+        if args.card:
+            with open(args.card, encoding="utf-8") as handle:
+                probes = json.load(handle).get("probes")
+            if not isinstance(probes, dict):
+                raise AdviceError(f"{args.card} holds no machine card (no 'probes' object); "
+                                  f"write one with `python -m mpguide machine --json > "
+                                  f"{args.card}`.")
+        from mpguide.advisor import advise
+
+        methods = args.start_methods or config.available_start_methods()
+        items = check_input(func, items, methods)
+        advice = advise(func, items, start_methods=methods, max_workers=args.max_workers,
+                        time_budget=args.time_budget, timeout=args.timeout, probes=probes)
+    except (pools.PoolError, config.ConfigError, OSError, KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        print(f"mpguide advise: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(advice.to_json(), indent=2))
+    else:
+        from mpguide.compare import verify_command
+
+        rec = advice.recommendation
+        print(render_text(advice, verify_command(
+            args.function, args.items, rec.tool, workers=rec.workers, chunksize=rec.chunksize,
+            start_method=rec.start_method, blas_threads=rec.blas_threads)))
+    return 0
+
+
+def render_text(advice: Advice, verify: str | None = None) -> str:
+    """The :class:`~mpguide.advisor.Advice` as a few lines of plain text for the terminal,
+    ending with ``verify`` (the ``compare`` command line that measures the recommendation)."""
+    rec = advice.recommendation
+    if rec.tool == "serial":
+        head = "Recommendation: keep the plain loop (no parallel configuration wins)."
+    else:
+        head = (f"Recommendation: {rec.tool}, {rec.workers} workers, chunksize {rec.chunksize}"
+                + (f", start method {rec.start_method}" if rec.start_method else "")
+                + (f", BLAS capped to {rec.blas_threads} thread(s) per worker"
+                   if rec.blas_threads else "")
+                + f": predicted {rec.predicted_s:.3g} s, {rec.predicted_speedup:.2f}x the loop.")
+    lines = [f"{advice.function}", head, "", *[f"- {note}" for note in advice.notes], "",
+             advice.snippet()]
+    if verify:
+        lines += ["", "Measure it against the loop on this machine:", f"    {verify}"]
+    return "\n".join(lines)
+
+
+
+def add_advise(subparsers: argparse._SubParsersAction) -> None:
+    """``advise``: will a Pool speed up this function? (:mod:`mpguide.advisor`)."""
+    parser = subparsers.add_parser(
+        "advise", help="profile a function and recommend how (or whether) to parallelize it",
+        description="Profile MODULE:FUNC on a sample of the items MODULE:FACTORY returns, "
+                    "predict Pool(workers).map(func, items, chunksize) for a grid of workers, "
+                    "chunksizes and start methods, and recommend one.")
+    parser.add_argument("function", metavar="MODULE:FUNC",
+                        help="the function to parallelize, e.g. mypackage.work:process")
+    parser.add_argument("--items", required=True, metavar="MODULE:FACTORY",
+                        help="a function returning the list of items (called with no argument)")
+    parser.add_argument("--json", action="store_true", help="print the advice as JSON")
+    parser.add_argument("--start-method", action="append", dest="start_methods",
+                        choices=config.START_METHODS,
+                        help="start method to consider (repeatable; default: all available)")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="largest pool to consider (default: usable cores)")
+    parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET,
+                        help="seconds of profiling (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_PROFILE_TIMEOUT,
+                        help="seconds before a stuck function is abandoned "
+                             "(default %(default)s)")
+    parser.add_argument("--card", metavar="PATH",
+                        help="machine card JSON (from `python -m mpguide machine --json`) to "
+                             "use instead of measuring or reading the cached one")
+    parser.set_defaults(run=_run_advise)
+
+
+# --- compare --------------------------------------------------------------------------------
+
+
+def add_compare(subparsers: argparse._SubParsersAction) -> None:
+    """``compare``: measure the function across executors (:mod:`mpguide.compare`)."""
+    from mpguide import compare
+
+    parser = subparsers.add_parser(
+        "compare", help="measure a function across executors (loop, threads, Pool, ...)",
+        description="Measure MODULE:FUNC over the items MODULE:FACTORY returns through the "
+                    "loop, threads, Pool at several worker counts and chunksizes and "
+                    "ProcessPoolExecutor, each time the whole `with Pool(...) as p: p.map(...)` "
+                    "with start and stop; print a table (or --json, --csv) and --plot it.")
+    compare.add_arguments(parser)
+    parser.set_defaults(run=compare.run_cli)
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+#: Functions that each add one subcommand to the parser.
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_machine, add_advise,
+                                                                 add_compare]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mpguide`` argument parser with every subcommand of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="mpguide",
+        description="Measure, explain and predict Python multiprocessing performance.",
+        epilog="Settings: MPGUIDE_QUICK=1 shrinks every probe; MPGUIDE_START_METHOD picks the "
+               "start method; MPGUIDE_CACHE_DIR, MPGUIDE_FRESH=1 control the cache.")
+    parser.add_argument("--version", action="version", version=f"mpguide {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        config.start_method()
+        return args.run(args)
+    except EXPECTED_ERRORS as exc:
+        message = str(exc) or type(exc).__name__
+        print(f"mpguide: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mpguide: interrupted", file=sys.stderr)
+        return 130

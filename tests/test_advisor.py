@@ -1,0 +1,160 @@
+"""The advisor (mpguide.advisor): the JSON contract, recommendations, notes and views, and
+every kind of bad input as one clear error within a bounded time."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import ModuleType
+
+import pytest
+
+import mpguide
+from mpguide import advisor, model, pools, workloads
+from mpguide.machine import usable_cpus
+from mpguide.model import Profile
+
+
+def _advise(func, items, method, **kwargs) -> advisor.Advice:
+    kwargs.setdefault("time_budget", 0.5)
+    return mpguide.advise(func, items, start_methods=[method], probes=model.EXAMPLE_PROBES,
+                         **kwargs)
+
+
+def test_json_has_exactly_the_contract_keys(start_method: str) -> None:
+    advice = _advise(workloads.spin, [2000] * 200, start_method)
+    data = json.loads(json.dumps(advice.to_json()))
+    assert set(data) == {"serial_s", "per_item_s", "arg_bytes", "result_bytes", "predictions",
+                         "recommendation", "notes"}
+    assert data["predictions"]
+    assert all(set(p) == {"workers", "chunksize", "start_method", "predicted_s"}
+               for p in data["predictions"])
+    assert {p["start_method"] for p in data["predictions"]} == {start_method}
+    assert set(data["recommendation"]) == {"tool", "workers", "chunksize", "start_method",
+                                           "blas_threads", "predicted_s", "predicted_speedup"}
+    assert data["serial_s"] == pytest.approx(200 * data["per_item_s"])
+    assert data["notes"]
+
+
+def test_tiny_tasks_are_not_parallelized(start_method: str) -> None:
+    advice = _advise(workloads.square, range(20_000), start_method)
+    assert advice.recommendation.tool == "serial"
+    assert advice.recommendation.predicted_speedup == 1.0
+    assert any("Don't parallelize" in note for note in advice.notes)
+    assert "results = [square(item) for item in items]" in advice.snippet()
+
+
+def test_compute_bound_work_gets_a_pool(start_method: str) -> None:
+    if usable_cpus() < 2:
+        pytest.skip("needs two usable cores")
+    items = [workloads.iterations_for(5e-3)] * 100
+    # Every usable core assumed free: other jobs on a shared machine must not decide the test.
+    advice = _advise(workloads.spin, items, start_method, measure_free_cores=False)
+    rec = advice.recommendation
+    assert rec.tool == "pool"
+    assert rec.workers >= 2
+    assert rec.start_method == start_method
+    assert rec.predicted_speedup > 1.3
+    assert f"get_context({start_method!r})" in advice.snippet()
+
+
+def test_busy_machine_lowers_the_prediction() -> None:
+    prof = Profile(n_items=400, per_item_s=2e-3)
+    idle = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    busy = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2, free_cores=1.0)
+    kw = {"workers": 2, "chunksize": 20, "start_method": "fork"}
+    assert model.predict(prof, busy, **kw).predicted_s > 1.8 * model.predict(
+        prof, idle, **kw).compute_s
+    assert model.predict(prof, busy, **kw).oversubscription_s > 0
+
+
+def test_frame_plot_and_projection(start_method: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    advice = _advise(workloads.spin, [3000] * 300, start_method)
+    frame = advice.to_frame()
+    assert {"startup_s", "dispatch_s", "serialization_s", "compute_s", "imbalance_s",
+            "oversubscription_s", "predicted_s"} <= set(frame.columns)
+    assert len(frame) == len(advice.predictions)
+    fig = advice.plot()
+    assert any("usable cores" in text.get_text() for text in fig.texts)
+    plt.close(fig)
+    projection = advice.project([2, 8, 32])
+    assert list(projection["kind"].unique()) == ["projection"]
+    assert list(projection["workers"]) == [2, 8, 32]
+
+
+def test_recommend_prefers_the_default_start_method_within_tolerance() -> None:
+    prof = Profile(n_items=1000, per_item_s=1e-3)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    predictions = [model.predict(prof, costs, workers=2, chunksize=50, start_method=m)
+                   for m in ("fork", "forkserver", "spawn")]
+    assert advisor.recommend(prof, predictions, "forkserver").start_method == "forkserver"
+    assert advisor.recommend(prof, predictions, "spawn").start_method == "fork"
+
+
+def test_recommend_threads_when_the_work_releases_the_gil() -> None:
+    prof = Profile(n_items=100, per_item_s=5e-3, arg_bytes=8e6, gil_fraction=0.0)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    predictions = [model.predict(prof, costs, workers=2, chunksize=c, start_method="fork")
+                   for c in (1, 10, 50)]
+    predictions.append(model.predict_threads(prof, costs, workers=2))
+    rec = advisor.recommend(prof, predictions, "fork")
+    assert rec.tool == "threads"
+    assert rec.predicted_speedup > 1.5
+
+
+def test_blas_advice_points_to_the_one_cap() -> None:
+    """Notes and snippet name mpguide.blas.limit_blas_threads (it imports numpy first, so the
+    cap works under spawn and forkserver too), and the snippet is valid Python."""
+    prof = Profile(n_items=400, per_item_s=5e-3, blas_threads=2, per_item_single_blas_s=8e-3)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    predictions = [model.predict(prof, costs, workers=2, chunksize=c, start_method="fork")
+                   for c in (1, 10, 50)]
+    rec = advisor.recommend(prof, predictions, "fork")
+    assert rec.tool == "pool"
+    assert rec.blas_threads == 1
+    notes = advisor.explain(prof, costs, predictions, rec)
+    assert any("from mpguide.blas import limit_blas_threads" in note for note in notes)
+    advice = advisor.Advice("mymodule.work", prof, costs, tuple(predictions), rec, tuple(notes))
+    snippet = advice.snippet()
+    assert "from mpguide.blas import limit_blas_threads" in snippet
+    assert "initializer=limit_blas_threads" in snippet
+    compile(snippet, "<snippet>", "exec")
+
+
+def test_lambda_and_closure_are_refused_before_any_process(usermod: ModuleType,
+                                                           start_method: str) -> None:
+    with pytest.raises(pools.UnpicklableError, match="lambda"):
+        _advise(usermod.as_lambda, [1, 2], start_method)
+    with pytest.raises(pools.UnpicklableError, match="closure"):
+        _advise(usermod.closure, [1, 2], start_method)
+
+
+def test_unpicklable_item_and_empty_input_are_refused(usermod: ModuleType,
+                                                      start_method: str) -> None:
+    with pytest.raises(pools.UnpicklableError, match=r"item 2 \(a lock\)"):
+        _advise(usermod.square, usermod.with_lock(), start_method)
+    with pytest.raises(advisor.AdviceError, match="empty"):
+        _advise(usermod.square, [], start_method)
+
+
+def test_raising_function_is_one_clear_error(usermod: ModuleType, start_method: str) -> None:
+    with pytest.raises(advisor.AdviceError,
+                       match=r"boom raised ValueError: cannot handle item 0 .*fix the function"):
+        _advise(usermod.boom, usermod.items(), start_method)
+
+
+def test_function_that_never_returns_times_out(usermod: ModuleType, start_method: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(advisor.AdviceError, match=r"did not finish profiling within 2 s"):
+        _advise(usermod.forever, usermod.items(), start_method, timeout=2)
+    assert time.monotonic() - start < 60
+
+
+def test_crashing_function_is_one_clear_error(usermod: ModuleType, start_method: str) -> None:
+    with pytest.raises(advisor.AdviceError, match="died"):
+        _advise(usermod.crash, usermod.items(), start_method, timeout=30)
