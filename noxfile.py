@@ -1,4 +1,4 @@
-"""Sessions: ``tests`` (pytest + doctests), ``docs`` (build the guide), ``lint`` (ruff).
+"""Sessions: ``tests`` (pytest + doctests), ``docs`` (build the guide), ``lint`` (ruff, mypy).
 
 Run them with ``python3 -m pip install nox && python3 -m nox -s NAME``.
 """
@@ -72,9 +72,14 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff."""
-    session.install("ruff")
+    """Check style and common bugs with ruff, and the kit's types with mypy (strict).
+
+    mypy's settings are in pyproject.toml ``[tool.mypy]``; it needs mpguide's dependencies
+    installed, for their types.
+    """
+    install(session, "lint")
     session.run("ruff", "check", ".")
+    session.run("mypy")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpguide import config
 from mpguide.executors import default_chunksize
@@ -47,6 +47,11 @@ from mpguide.profiler import (
     pool_now,
     profile,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 #: A parallel configuration must be predicted this much faster than the loop to be recommended;
 #: below it the gain is within the model's error on the validation workloads
@@ -136,8 +141,8 @@ class Advice:
         >>> Advice.from_dict(json.loads(json.dumps(advice.to_dict()))) == advice
         True
         """
-        profile = {k: tuple(v) if isinstance(v, list) else v
-                   for k, v in data["profile"].items()}
+        profile: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in data["profile"].items()}
         return cls(
             function=data["function"], profile=Profile(**profile),
             costs=MachineCosts(**data["costs"]),
@@ -145,16 +150,17 @@ class Advice:
             recommendation=Recommendation(**data["recommendation"]),
             notes=tuple(data["notes"]), metadata=dict(data["metadata"]))
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Tidy rows: one per predicted configuration, every model term a column."""
         import pandas as pd
 
         rows = [{"function": self.function, **p.to_dict(), "serial_s": self.serial_s,
                  "speedup": self.serial_s / p.predicted_s if p.predicted_s else math.inf}
                 for p in self.predictions]
-        return pd.DataFrame(rows)
+        frame: pd.DataFrame = pd.DataFrame(rows)
+        return frame
 
-    def project(self, cores: Sequence[int]):
+    def project(self, cores: Sequence[int]) -> pd.DataFrame:
         """Model predictions for machines with more cores (a projection, not a measurement).
 
         For each core count the best pool configuration with ``workers == cores`` is predicted
@@ -173,7 +179,8 @@ class Advice:
             rows.append({"cores": int(count), "workers": best.workers,
                          "chunksize": best.chunksize, "predicted_s": best.predicted_s,
                          "speedup": self.serial_s / best.predicted_s, "kind": "projection"})
-        return pd.DataFrame(rows)
+        frame: pd.DataFrame = pd.DataFrame(rows)
+        return frame
 
     def snippet(self) -> str:
         """Python code that follows the recommendation."""
@@ -197,7 +204,7 @@ class Advice:
                 f"    with ctx.Pool({rec.workers}{init}) as pool:\n"
                 f"        results = pool.map({name}, items, chunksize={rec.chunksize})")
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Figure | SubFigure:
         """Predicted wall time against chunksize, one line per worker count, the loop as a
         horizontal line and the recommendation marked; returns the figure."""
         import matplotlib.pyplot as plt
@@ -220,7 +227,7 @@ class Advice:
                      + (f", {rec.workers} workers, chunksize {rec.chunksize}"
                         if rec.tool != "serial" else "")
                      + f" (predicted {rec.predicted_speedup:.2f}x)", fontsize=10)
-        if rec.tool == "pool":
+        if rec.tool == "pool" and rec.chunksize is not None:  # a pool always has one
             ax.plot([rec.chunksize], [rec.predicted_s], marker="*", ms=14, color="crimson",
                     ls="none", label="recommended")
         ax.set_xscale("log")
@@ -267,7 +274,8 @@ def machine_probes() -> dict[str, Any]:
     """The machine card's probes (measured once per machine and cached)."""
     from mpguide import card
 
-    return card.machine_card()["probes"]
+    probes: dict[str, Any] = card.machine_card()["probes"]
+    return probes
 
 
 def advise(func: Callable[[Any], Any], items: Iterable[Any], *,

@@ -30,11 +30,14 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpguide import config, machine, probes, runner
 from mpguide.cache import ResultCache
 from mpguide.timing import Measurement
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The keys of ``card["probes"]``; helpers and the cost model code against them.
 PROBE_KEYS = (
@@ -64,7 +67,9 @@ def machine_card(fresh: bool = False, *, progress: Progress | None = None,
     """
     params = {"mode": config.mode(), "start_methods": config.available_start_methods()}
     measure = functools.partial(measure_card, progress=progress)
-    return (cache or ResultCache()).get_or_measure(EXPERIMENT, params, measure, fresh=fresh)
+    card: dict[str, Any] = (cache or ResultCache()).get_or_measure(EXPERIMENT, params, measure,
+                                                                   fresh=fresh)
+    return card
 
 
 def _steps(start_methods: Sequence[str], workers: int) -> list[tuple[str, str, dict[str, Any]]]:
@@ -160,7 +165,7 @@ def unit_of(key: str) -> str:
     return "workers"
 
 
-def card_frame(card: Mapping[str, Any]):
+def card_frame(card: Mapping[str, Any]) -> pd.DataFrame:
     """The probes of a card as a DataFrame: one row per figure (``probe``, ``value``,
     ``unit``, ``spread``), dict-valued figures flattened to ``"key.sub"``.
 
@@ -180,7 +185,8 @@ def card_frame(card: Mapping[str, Any]):
             probe = key if sub is None else f"{key}.{sub}"
             rows.append({"probe": probe, "value": figure, "unit": unit_of(probe),
                          "spread": card.get("probe_spread", {}).get(probe, float("nan"))})
-    return pd.DataFrame(rows, columns=["probe", "value", "unit", "spread"])
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=["probe", "value", "unit", "spread"])
+    return frame
 
 
 def format_value(value: float, unit: str) -> str:
@@ -227,9 +233,12 @@ def format_card(card: Mapping[str, Any]) -> str:
     lines.append(f"{'probes ran from':<{width}}{card.get('probe_main', '?')} "
                  f"(warm pools: {card.get('probe_start_method', '?')})")
     lines += ["", f"{'probe':<36}{'value':>14}{'spread':>11}"]
-    for row in card_frame(card).itertuples(index=False):
-        spread = "-" if row.spread != row.spread else f"{row.spread:.0%}"
-        lines.append(f"{row.probe:<36}{format_value(row.value, row.unit):>14}{spread:>11}")
+    frame = card_frame(card)
+    # Column by column, as itertuples() does, so that each value keeps its column's type.
+    for probe, value, unit, share in zip(frame["probe"], frame["value"], frame["unit"],
+                                         frame["spread"], strict=True):
+        spread = "-" if share != share else f"{share:.0%}"  # noqa: PLR0124 (a NaN test)
+        lines.append(f"{probe:<36}{format_value(value, unit):>14}{spread:>11}")
     return "\n".join(lines)
 
 

@@ -338,8 +338,9 @@ def frame(verdicts: Iterable[Verdict]) -> pd.DataFrame:
     import pandas as pd
 
     columns = ["claim_id", "chapter", "page", "holds", "statement", "evidence"]
-    return pd.DataFrame([{c: getattr(v, c) for c in columns} for v in verdicts],
-                        columns=columns)
+    table: pd.DataFrame = pd.DataFrame([{c: getattr(v, c) for c in columns} for v in verdicts],
+                                       columns=columns)
+    return table
 
 
 def _origin(func: Callable[..., Any]) -> str:

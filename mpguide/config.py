@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 START_METHODS = ("fork", "spawn", "forkserver")
 
@@ -93,7 +96,7 @@ def validate_start_method(method: str) -> str:
     return method
 
 
-def scaled(full: int, quick: int) -> int:
+def scaled(full: _T, quick: _T) -> _T:
     """``quick`` in quick mode, ``full`` otherwise: how sweeps shrink for CI.
 
     Examples

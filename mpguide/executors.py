@@ -37,7 +37,7 @@ import importlib
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from mpguide import config, machine, pools
 
@@ -91,7 +91,7 @@ def resolve_target(target: str) -> Callable[..., Any]:
         if not hasattr(obj, part):
             raise ValueError(f"module {module_name!r} has no attribute {name!r} ({target!r})")
         obj = getattr(obj, part)
-    return obj  # type: ignore[no-any-return]
+    return cast("Callable[..., Any]", obj)
 
 
 def target_of(func: Callable[..., Any]) -> str:
@@ -148,8 +148,8 @@ class Executor:
     def started(self, timeout: float | None = None) -> Iterator[Mapper]:
         """Start the executor once and yield ``run(func, items) -> list``, every wait bounded
         by ``timeout`` (default :data:`mpguide.config.DEFAULT_TIMEOUT`); stop it on exit."""
+        yield from ()  # yields nothing; makes this a generator, as in the subclasses
         raise NotImplementedError
-        yield  # pragma: no cover
 
     def map(self, func: Callable[[Any], Any], items: Sequence[Any], *,
             timeout: float | None = None) -> list[Any]:
@@ -291,7 +291,8 @@ class Pool(Executor):
                                 maxtasksperchild=self.maxtasksperchild) as pool:
             def run(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
                 tasks = pool.map_async(func, items, chunksize=self.chunksize)
-                return list(pools.wait_result(tasks, pool, limit, what=self.label))
+                results = pools.wait_result(tasks, pool, limit, what=self.label)
+                return list(results)
 
             yield run
 

@@ -300,7 +300,9 @@ class Result:
 
         rows = [{"repeat": i, "seconds": seconds, **m.params, **_meta(m)}
                 for m in self.measurements for i, seconds in enumerate(m.samples)]
-        return pd.DataFrame(rows, columns=None if rows else ["repeat", "seconds", *_COLUMNS])
+        tidy: pd.DataFrame = pd.DataFrame(
+            rows, columns=None if rows else ["repeat", "seconds", *_COLUMNS])
+        return tidy
 
     def table(self) -> pd.DataFrame:
         """One row per executor, in declaration order: median and IQR seconds, speedup over
@@ -308,10 +310,12 @@ class Result:
         columns = list(_COLUMNS)
         df = self.frame()
         if df.empty:
-            return df.reindex(columns=[*columns, "median_s", "iqr_s", "speedup", "vs_best"])
+            empty: pd.DataFrame = df.reindex(
+                columns=[*columns, "median_s", "iqr_s", "speedup", "vs_best"])
+            return empty
         summary = timing.summarize(df, ["label"], value="seconds")
         first = df.drop_duplicates("label").set_index("label")
-        out = first.loc[summary["label"], columns[1:]].reset_index()
+        out: pd.DataFrame = first.loc[summary["label"], columns[1:]].reset_index()
         out["median_s"] = summary["median"].to_numpy()
         out["iqr_s"] = summary["iqr"].to_numpy()
         loop = out.loc[out["tool"] == "loop", "median_s"]
@@ -323,12 +327,13 @@ class Result:
 
     def speedup(self) -> pd.Series:
         """Speedup over the loop per executor label."""
-        return self.table().set_index("label")["speedup"]
+        speedups: pd.Series = self.table().set_index("label")["speedup"]
+        return speedups
 
     def best(self) -> str:
         """Label of the fastest executor (smallest median)."""
-        table = self.table()
-        return str(table.loc[table["median_s"].idxmin(), "label"])
+        # Labels are unique (one row each), so the index label of the minimum is the answer.
+        return str(self.table().set_index("label")["median_s"].idxmin())
 
     def plot(self, title: str | None = None) -> Figure:
         """Horizontal bars of the median seconds (IQR as error bars), the loop dashed, with

@@ -48,9 +48,13 @@ import dataclasses
 import heapq
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpguide.executors import default_chunksize
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 #: Probes of a typical 2-core Linux box, for examples and tests only (never used to predict
 #: unless passed explicitly): the shape of ``mpguide.card.machine_card()["probes"]``.
@@ -309,7 +313,7 @@ class Profile:
         parallel = min(1.0, max(0.0, (1 - 1 / speedup) / (1 - 1 / self.blas_threads)))
         return base * ((1 - parallel) + parallel / max(1, threads))
 
-    def item_costs(self, per_item_s: float) -> Any:
+    def item_costs(self, per_item_s: float) -> NDArray[np.float64]:
         """Cost of every item (numpy array), following the profile's trend along the input
         when there is one, else the mean for every item."""
         import numpy as np
@@ -358,18 +362,18 @@ class Profile:
         return arg_dumps + res_loads + pipe, arg_loads + res_dumps
 
 
-def _ranks(values: Sequence[float]) -> Any:
+def _ranks(values: Sequence[float]) -> NDArray[np.float64]:
     """Ranks with ties sharing their average rank (so equal costs carry no trend)."""
     import numpy as np
 
-    values = np.asarray(values, dtype=float)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    ordered = values[order]
+    array = np.asarray(values, dtype=float)
+    order = np.argsort(array, kind="stable")
+    ranks = np.empty(len(array))
+    ordered = array[order]
     start = 0
-    while start < len(values):
+    while start < len(array):
         end = start
-        while end + 1 < len(values) and ordered[end + 1] == ordered[start]:
+        while end + 1 < len(array) and ordered[end + 1] == ordered[start]:
             end += 1
         ranks[order[start:end + 1]] = (start + end) / 2
         start = end + 1

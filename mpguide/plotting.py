@@ -24,10 +24,18 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mpguide import machine
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+# A figure, or a subfigure (what ``ax.figure`` is for an axes drawn in one).
+_FigureT = TypeVar("_FigureT", bound="Figure | SubFigure")
 
 #: ``gid`` of the caption text artist, so tests and callers can find it again.
 CAPTION_GID = "mpguide-caption"
@@ -50,7 +58,7 @@ def _caption_text(meta_or_caption: Any, start_method: str | None = None) -> str:
                     f"{type(meta_or_caption).__name__}")
 
 
-def add_caption(fig, meta_or_caption: Any, start_method: str | None = None):
+def add_caption(fig: _FigureT, meta_or_caption: Any, start_method: str | None = None) -> _FigureT:
     """Write the machine caption under ``fig`` (replacing an earlier one) and return ``fig``.
 
     ``meta_or_caption`` is a caption string, a metadata dict
@@ -82,20 +90,20 @@ def add_caption(fig, meta_or_caption: Any, start_method: str | None = None):
     return fig
 
 
-def caption_of(fig) -> str | None:
+def caption_of(fig: Figure | SubFigure) -> str | None:
     """The caption text :func:`add_caption` wrote on ``fig``, or ``None``."""
     texts = [t.get_text() for t in fig.texts if t.get_gid() == CAPTION_GID]
     return texts[0] if texts else None
 
 
-def _new_figure(figsize: tuple[float, float]):
+def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return fig, ax
 
 
-def _medians(df, x: str, y: str, hue: str | None):
+def _medians(df: pd.DataFrame, x: str, y: str, hue: str | None) -> pd.DataFrame:
     """Median, first and third quartile of ``y`` per ``hue`` and ``x`` (sorted by ``x``)."""
     missing = [c for c in (x, y, hue) if c is not None and c not in df.columns]
     if missing:
@@ -108,11 +116,13 @@ def _medians(df, x: str, y: str, hue: str | None):
     out = grouped.median().rename("median").to_frame()
     out["q1"] = grouped.quantile(0.25)
     out["q3"] = grouped.quantile(0.75)
-    return out.reset_index()
+    summary: pd.DataFrame = out.reset_index()
+    return summary
 
 
-def _draw(ax, summary, x: str, hue: str | None, **style: Any) -> None:
-    groups = summary.groupby(hue, sort=False) if hue is not None else [(None, summary)]
+def _draw(ax: Axes, summary: pd.DataFrame, x: str, hue: str | None, **style: Any) -> None:
+    groups: Iterable[tuple[Any, pd.DataFrame]] = (
+        summary.groupby(hue, sort=False) if hue is not None else [(None, summary)])
     for key, group in groups:
         label = None if hue is None else f"{hue}={key}"
         ax.errorbar(group[x], group["median"],
@@ -120,8 +130,8 @@ def _draw(ax, summary, x: str, hue: str | None, **style: Any) -> None:
                     marker="o", capsize=3, label=label, **style)
 
 
-def _finish(fig, ax, *, caption: Any, title: str | None, xlabel: str, ylabel: str,
-            legend: bool):
+def _finish(fig: Figure, ax: Axes, *, caption: Any, title: str | None, xlabel: str,
+            ylabel: str, legend: bool) -> Figure:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -132,14 +142,17 @@ def _finish(fig, ax, *, caption: Any, title: str | None, xlabel: str, ylabel: st
     return add_caption(fig, caption)
 
 
-def speedup_plot(df, *, x: str = "workers", y: str = "speedup", hue: str | None = None,
+def speedup_plot(df: pd.DataFrame, *, x: str = "workers", y: str = "speedup",
+                 hue: str | None = None,
                  baseline: float | None = None, caption: Any = None, title: str | None = None,
-                 figsize: tuple[float, float] = (6.0, 4.0)):
-    """Speedup against worker count, with the ideal line ``speedup = workers``.
+                 figsize: tuple[float, float] = (6.0, 4.0), usable: int | None = None) -> Figure:
+    """Speedup against worker count, with the ideal line ``speedup = min(workers, usable)``.
 
     ``y`` holds speedups, or times in seconds when ``baseline`` (the serial time) is given:
-    then each row's speedup is ``baseline / y``. A dotted line marks speedup 1 (break-even
-    with the plain loop). ``caption`` defaults to the frame's own metadata columns.
+    then each row's speedup is ``baseline / y``. ``usable`` (the usable cores) is where the
+    ideal line stops rising: more workers than cores only take turns (``None``: it never
+    stops). A dotted line marks speedup 1 (break-even with the plain loop). ``caption``
+    defaults to the frame's own metadata columns.
 
     Examples
     --------
@@ -156,8 +169,11 @@ def speedup_plot(df, *, x: str = "workers", y: str = "speedup", hue: str | None 
         data[y] = baseline / data[y]
     summary = _medians(data, x, y, hue)
     fig, ax = _new_figure(figsize)
-    ideal = [summary[x].min(), summary[x].max()]
-    ax.plot(ideal, ideal, linestyle="--", color="0.5", label="ideal")
+    low, high = summary[x].min(), summary[x].max()
+    ideal = sorted({low, high, *([usable] if usable is not None and low < usable < high
+                                 else [])})
+    ax.plot(ideal, [w if usable is None else min(w, usable) for w in ideal], linestyle="--",
+            color="0.5", label="ideal")
     ax.axhline(1.0, linestyle=":", color="0.5", label="break-even")
     _draw(ax, summary, x, hue)
     ax.set_xticks(sorted(summary[x].unique()))
@@ -165,11 +181,12 @@ def speedup_plot(df, *, x: str = "workers", y: str = "speedup", hue: str | None 
                    xlabel=x, ylabel="speedup over the plain loop (median, IQR)", legend=True)
 
 
-def chunksize_plot(df, *, x: str = "chunksize", y: str = "value", hue: str | None = None,
+def chunksize_plot(df: pd.DataFrame, *, x: str = "chunksize", y: str = "value",
+                   hue: str | None = None,
                    reference: float | None = None, reference_label: str = "plain loop",
                    logy: bool = False, caption: Any = None, title: str | None = None,
                    ylabel: str = "wall time (s, median, IQR)",
-                   figsize: tuple[float, float] = (6.0, 4.0)):
+                   figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
     """Time against chunksize on a log x axis, optionally with a horizontal ``reference``
     (e.g. the plain loop's time).
 
@@ -195,9 +212,10 @@ def chunksize_plot(df, *, x: str = "chunksize", y: str = "value", hue: str | Non
                    xlabel=x, ylabel=ylabel, legend=hue is not None or reference is not None)
 
 
-def throughput_plot(df, *, x: str = "nbytes", y: str = "value", hue: str | None = None,
+def throughput_plot(df: pd.DataFrame, *, x: str = "nbytes", y: str = "value",
+                    hue: str | None = None,
                     y_is_time: bool = True, caption: Any = None, title: str | None = None,
-                    figsize: tuple[float, float] = (6.0, 4.0)):
+                    figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
     """Throughput (bytes/s) against payload size (bytes), log-log.
 
     With ``y_is_time`` (the default) ``y`` holds seconds and each row's throughput is

@@ -26,9 +26,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from mpguide import config
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 #: How often a waiting helper checks whether a worker died (seconds).
 POLL_INTERVAL = 0.05
@@ -125,10 +128,17 @@ def get_context(start_method: str | None = None) -> multiprocessing.context.Base
         start_method or config.start_method()))
 
 
-def _workers(pool: multiprocessing.pool.Pool) -> dict[int, multiprocessing.process.BaseProcess]:
+def _processes(pool: multiprocessing.pool.Pool) -> list[multiprocessing.process.BaseProcess]:
     # Pool keeps its processes in the private list ``_pool``; the public API offers no other
     # way to notice that a worker died and was silently replaced.
-    return {p.pid: p for p in list(pool._pool) if p.pid is not None}
+    # It is private, so typeshed's Pool does not declare it: hence the ignore.
+    processes: list[multiprocessing.process.BaseProcess]
+    processes = list(pool._pool)  # type: ignore[attr-defined]
+    return processes
+
+
+def _workers(pool: multiprocessing.pool.Pool) -> dict[int, multiprocessing.process.BaseProcess]:
+    return {p.pid: p for p in _processes(pool) if p.pid is not None}
 
 
 def _crashed(workers: dict[int, multiprocessing.process.BaseProcess],
@@ -147,8 +157,8 @@ def _crashed(workers: dict[int, multiprocessing.process.BaseProcess],
     return False
 
 
-def wait_result(result: multiprocessing.pool.AsyncResult, pool: multiprocessing.pool.Pool,
-                timeout: float, what: str = "the pool") -> Any:
+def wait_result(result: multiprocessing.pool.AsyncResult[_T], pool: multiprocessing.pool.Pool,
+                timeout: float, what: str = "the pool") -> _T:
     """``result.get()`` bounded by ``timeout`` that fails fast when a worker dies.
 
     Raises :class:`WorkerDiedError` as soon as a worker exits with a non-zero code (the task it
@@ -213,7 +223,7 @@ def close_and_join(pool: multiprocessing.pool.Pool, timeout: float) -> None:
 
 def terminate(pool: multiprocessing.pool.Pool, timeout: float) -> None:
     """``pool.terminate()`` bounded by ``timeout``; kills workers that ignore SIGTERM."""
-    processes = list(pool._pool)
+    processes = _processes(pool)
     done = threading.Event()
 
     def _terminate() -> None:
@@ -239,9 +249,9 @@ def _join_within(pool: multiprocessing.pool.Pool, timeout: float) -> bool:
     return joined.wait(timeout)
 
 
-def bounded_map(func: Callable[[Any], Any], items: Iterable[Any], *, workers: int = 2,
+def bounded_map(func: Callable[[_T], _R], items: Iterable[_T], *, workers: int = 2,
                 chunksize: int | None = None, start_method: str | None = None,
-                timeout: float | None = None, **pool_kwargs: Any) -> list[Any]:
+                timeout: float | None = None, **pool_kwargs: Any) -> list[_R]:
     """``Pool(workers).map(func, items, chunksize)`` that never hangs.
 
     Checks that ``func`` and the items can reach a worker, then maps with every wait bounded by

@@ -29,7 +29,7 @@ import pickle
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from mpguide import config, pools
 from mpguide.model import Profile
@@ -206,9 +206,13 @@ def _noop(x: Any) -> Any:
     return x
 
 
-def _subset(items: list[Any], costs: list[float], budget: float) -> list[Any]:
+_T = TypeVar("_T")
+
+
+def _subset(items: list[_T], costs: list[float], budget: float) -> list[_T]:
     """The first items whose cost fits in ``budget`` (at least two, when there are two)."""
-    total, chosen = 0.0, []
+    total = 0.0
+    chosen: list[_T] = []
     for item, cost in zip(items, costs, strict=True):
         if len(chosen) >= 2 and total + cost > budget:
             break

@@ -45,6 +45,7 @@ import dataclasses
 import mmap
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from multiprocessing import shared_memory
@@ -130,12 +131,13 @@ def _open_mapping(name: str, nbytes: int, readonly: bool, populate: bool = False
     ``populate`` asks Linux to fault every page in at once (``MAP_POPULATE``), much cheaper
     than one page fault per 4 KiB page while copying into a fresh segment.
     """
-    if os.name == "nt":
+    if sys.platform == "win32":  # os.name == "nt"; spelt so that type checkers narrow on it
         access = mmap.ACCESS_READ if readonly else mmap.ACCESS_WRITE
         return mmap.mmap(-1, nbytes, tagname=name, access=access)
     import _posixshmem  # the module SharedMemory itself uses on POSIX
 
-    fd = _posixshmem.shm_open("/" + name, os.O_RDONLY if readonly else os.O_RDWR, mode=0o600)
+    open_flags = os.O_RDONLY if readonly else os.O_RDWR
+    fd: int = _posixshmem.shm_open("/" + name, open_flags, mode=0o600)
     try:
         flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
         prot = mmap.PROT_READ | (0 if readonly else mmap.PROT_WRITE)
@@ -289,7 +291,10 @@ def _close_and_unlink(segment: shared_memory.SharedMemory) -> None:
             # Someone else removed the name; forget it so the tracker does not warn at exit.
             from multiprocessing import resource_tracker
 
-            resource_tracker.unregister(segment._name, "shared_memory")
+            # ``_name`` is the name as registered (with its leading "/"; ``.name`` drops it).
+            # It is private, so typeshed's SharedMemory does not declare it: hence the ignore.
+            registered = segment._name  # type: ignore[attr-defined]
+            resource_tracker.unregister(registered, "shared_memory")
 
 
 @contextlib.contextmanager

@@ -22,7 +22,10 @@ import itertools
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Calibration stops doubling when one sample lasts this long; pyperf uses 100 ms by default,
 #: 20 ms keeps quick docs builds fast while staying far above perf_counter's resolution.
@@ -145,7 +148,7 @@ class Measurement:
         """Rebuild a measurement from :meth:`to_dict` output."""
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Tidy rows: one per sample, with ``name``, ``repeat``, ``value``, ``unit``, ``loops``,
         every parameter and every metadata field as columns.
 
@@ -162,17 +165,18 @@ class Measurement:
              **self.params, **self.metadata}
             for i, v in enumerate(self.samples)
         ]
-        return pd.DataFrame(rows)
+        table: pd.DataFrame = pd.DataFrame(rows)
+        return table
 
 
-def frame(measurements: Sequence[Measurement]):
+def frame(measurements: Sequence[Measurement]) -> pd.DataFrame:
     """Concatenate the tidy rows of several measurements into one DataFrame."""
     import pandas as pd
 
     return pd.concat([m.to_frame() for m in measurements], ignore_index=True)
 
 
-def summarize(df, by: Sequence[str], value: str = "value"):
+def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
     """Median, IQR, MAD, min and count of ``value`` per group of ``by`` (a tidy frame).
 
     Examples
@@ -192,7 +196,8 @@ def summarize(df, by: Sequence[str], value: str = "value"):
     ).reset_index()
     out["iqr"] = out.pop("q3") - out.pop("q1")
     out["mad"] = grouped.agg(lambda s: (s - s.median()).abs().median()).to_numpy()
-    return out[[*by, "median", "iqr", "mad", "min", "n"]]
+    summary: pd.DataFrame = out[[*by, "median", "iqr", "mad", "min", "n"]]
+    return summary
 
 
 def time_loops(func: Callable[..., Any], args: Sequence[Any], loops: int,
@@ -280,7 +285,9 @@ def measure(func: Callable[..., Any], *args: Any, name: str | None = None,
     samples = [time_loops(func, args, loops, clock) / loops for _ in range(repeats)]
     if max(samples) <= 0:
         raise TimingError(f"{name or func!r} measured 0 s per call; the clock is too coarse")
-    return Measurement(name or getattr(func, "__qualname__", repr(func)), tuple(samples), loops,
+    if not name:
+        name = str(getattr(func, "__qualname__", repr(func)))
+    return Measurement(name, tuple(samples), loops,
                        params=params or {}, metadata=metadata or {})
 
 
