@@ -9,7 +9,12 @@ paragraph on stderr and exit with status 2, without a traceback.
 
 ``python -m mpguide advise MODULE:FUNC --items MODULE:FACTORY [--json]`` asks the advisor
 (:func:`mpguide.advisor.advise`) whether a Pool speeds the function up; bad input is one
-``mpguide advise:`` paragraph on stderr and exit status 2.
+``mpguide advise:`` paragraph on stderr and exit status 2; its text report ends with the
+``compare`` command line that measures the recommendation.
+
+``python -m mpguide compare MODULE:FUNC --items MODULE:FACTORY [--json|--csv] [--plot FILE]``
+measures the function across executors (:mod:`mpguide.compare`); same bad-input contract, as
+``mpguide compare:`` paragraphs.
 
 Each subcommand is a function ``add_NAME(subparsers)`` listed in :data:`COMMANDS`; it adds its
 parser and sets ``run`` (a function of the parsed arguments returning the exit status) with
@@ -33,9 +38,10 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import config, pools, runner, timing
+from mpguide import compare, config, pools, runner, timing
 from mpguide._version import __version__
 from mpguide.profiler import (
     DEFAULT_PROFILE_TIMEOUT,
@@ -79,7 +85,7 @@ def _run_machine(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_machine(subparsers: argparse._SubParsersAction) -> None:
+def add_machine(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``machine``: print the machine card."""
     parser = subparsers.add_parser(
         "machine", help="print this machine's card: metadata and overhead probes",
@@ -214,7 +220,7 @@ def render_text(advice: Advice, verify: str | None = None) -> str:
 
 
 
-def add_advise(subparsers: argparse._SubParsersAction) -> None:
+def add_advise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``advise``: will a Pool speed up this function? (:mod:`mpguide.advisor`)."""
     parser = subparsers.add_parser(
         "advise", help="profile a function and recommend how (or whether) to parallelize it",
@@ -242,29 +248,206 @@ def add_advise(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_advise)
 
 
+# --- compare: its arguments and run ---------------------------------------------------------------------------
+
+
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give a comma-separated list")
+    return names
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of whole numbers, e.g. 2,4") from None
+    if min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every count must be at least 1")
+    return counts
+
+
+def _chunksizes(text: str) -> list[int | None]:
+    values: list[int | None] = []
+    for part in _names(text):
+        if part.lower() == "default":
+            values.append(None)
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} in {text!r} is neither a whole number nor 'default'") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"chunksize {value} must be at least 1")
+        values.append(value)
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``compare`` subcommand's arguments to ``parser``."""
+    parser.add_argument("function", metavar="MODULE:FUNC",
+                        help="the function to measure, e.g. mypackage.work:process")
+    parser.add_argument("--items", required=True, metavar="MODULE:FACTORY",
+                        help="a function returning the list of items (called with no argument)")
+    parser.add_argument("--tools", type=_names, metavar="LIST",
+                        help=f"executors by registry name, comma-separated (default: all "
+                             f"registered: {','.join(compare.registered_tools())}); the loop is always "
+                             f"measured")
+    parser.add_argument("--workers", type=_counts, metavar="LIST",
+                        help="worker counts, e.g. 2,4 (default: half and all of the usable "
+                             "cores for Pool, all of them for the other tools)")
+    parser.add_argument("--chunksizes", type=_chunksizes, metavar="LIST",
+                        help="chunksizes, e.g. 1,default,100; 'default' is Pool's own "
+                             "(ProcessPoolExecutor gets its value) (default: 1, default and one "
+                             "chunk per worker for Pool; 1 and Pool's default for "
+                             "ProcessPoolExecutor)")
+    parser.add_argument("--start-methods", type=_names, metavar="LIST",
+                        help="start methods, e.g. fork,spawn (default: MPGUIDE_START_METHOD "
+                             "or the platform's)")
+    parser.add_argument("--blas-threads", type=_positive_int, metavar="N",
+                        help="cap BLAS to N threads in each Pool worker")
+    parser.add_argument("--repeats", type=_positive_int, metavar="N",
+                        help=f"timed runs per configuration after one warm-up (default "
+                             f"{config.scaled(5, 3)})")
+    parser.add_argument("--timeout", type=_positive_float, default=config.DEFAULT_TIMEOUT,
+                        metavar="S", help="seconds each map may take (default %(default)g)")
+    parser.add_argument("--cache", action="store_true",
+                        help="read and write the result cache instead of measuring afresh")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="print a JSON list, one record per configuration")
+    output.add_argument("--csv", action="store_true", help="print the records as CSV")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="save a bar chart of the times (with the machine caption), e.g. "
+                             "compare.png")
+
+
+def _check_plot_path(path: str) -> None:
+    from matplotlib.figure import Figure
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise compare.CompareError(f"cannot write the plot to {path}: the folder {target.parent} does "
+                           f"not exist.")
+    kinds = Figure().canvas.get_supported_filetypes()
+    if target.suffix.lstrip(".").lower() not in kinds:
+        raise compare.CompareError(f"cannot write the plot to {path}: give it one of the extensions "
+                           f"{', '.join('.' + k for k in sorted(kinds))}.")
+
+
+def load_compare(function: str, items: str) -> tuple[Callable[[Any], Any], list[Any]]:
+    """The function and the items its factory returns, from ``MODULE:NAME`` strings, with
+    the messages ``advise`` gives (:func:`mpguide.cli.resolve`, :func:`mpguide.cli.load_items`)
+    for a missing module, a missing name or a failing factory."""
+    from mpguide.cli import load_items, resolve
+
+    func = resolve(function, "function")
+    made = load_items(items)
+    try:
+        return func, list(made)
+    except TypeError as exc:
+        raise compare.CompareError(f"the item factory {items} returned {compare.article(type(made).__name__)}"
+                           f", which is not iterable ({exc}); return a list of items.") from None
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Run the ``compare`` subcommand; print the table (or JSON, CSV), or one error paragraph
+    on stderr.
+
+    Returns the exit status: 0 on success, 2 when the input cannot be compared.
+    """
+    from tqdm import tqdm
+
+    bar: Any = None
+    try:
+        if args.plot:
+            _check_plot_path(args.plot)
+        func, items = load_compare(args.function, args.items)
+        specs = compare.lineup(len(items), tools=args.tools, workers=args.workers,
+                       chunksizes=args.chunksizes, start_methods=args.start_methods,
+                       blas_threads=args.blas_threads)
+        repeats = args.repeats or config.scaled(5, 3)
+        bar = tqdm(total=len(specs) * repeats, desc="compare", unit="run", file=sys.stderr,
+                   disable=None, leave=False, dynamic_ncols=True)
+
+        def progress(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update()
+
+        result = compare.compare(func, items, specs, repeats=repeats, timeout=args.timeout,
+                         cache=args.cache, progress=progress)
+        bar.close()
+        if args.plot:
+            import matplotlib.pyplot as plt
+
+            from mpguide.plotting import add_caption
+
+            fig = add_caption(result.plot(title=f"{args.function} over {len(items)} items"),
+                              compare.caption(result))
+            try:
+                fig.savefig(args.plot, dpi=120)
+            finally:
+                plt.close(fig)
+    except (pools.PoolError, config.ConfigError, timing.TimingError, OSError,
+            ValueError) as exc:
+        if bar is not None:
+            bar.close()
+        message = str(exc.args[0]) if len(exc.args) == 1 else str(exc) or type(exc).__name__
+        print(f"mpguide compare: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(compare.records(result), indent=1))
+    elif args.csv:
+        print(compare.table(result).to_csv(index=False), end="")
+    else:
+        print(compare.render_text(result, args.function))
+    return 0
+
+
 # --- compare --------------------------------------------------------------------------------
 
 
-def add_compare(subparsers: argparse._SubParsersAction) -> None:
+def add_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``compare``: measure the function across executors (:mod:`mpguide.compare`)."""
-    from mpguide import compare
-
     parser = subparsers.add_parser(
         "compare", help="measure a function across executors (loop, threads, Pool, ...)",
         description="Measure MODULE:FUNC over the items MODULE:FACTORY returns through the "
                     "loop, threads, Pool at several worker counts and chunksizes and "
                     "ProcessPoolExecutor, each time the whole `with Pool(...) as p: p.map(...)` "
                     "with start and stop; print a table (or --json, --csv) and --plot it.")
-    compare.add_arguments(parser)
-    parser.set_defaults(run=compare.run_cli)
+    compare_arguments(parser)
+    parser.set_defaults(run=run_compare)
 
 
 # --- the parser -----------------------------------------------------------------------------
 
 
 #: Functions that each add one subcommand to the parser.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_machine, add_advise,
-                                                                 add_compare]
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    add_machine, add_advise, add_compare]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,7 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config.start_method()
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except EXPECTED_ERRORS as exc:
         message = str(exc) or type(exc).__name__
         print(f"mpguide: error: {message}", file=sys.stderr)

@@ -286,8 +286,10 @@ class Pool(Executor):
         limit = _timeout(timeout)
         initializer, initargs = self._initializer()
         assert self.workers is not None
-        with pools.bounded_pool(self.workers, self.start_method, limit, initializer=initializer,
-                                initargs=initargs,
+        # join=False: on the way out the pool is terminated, as a user's ``with Pool(...)``
+        # block does, so a timed start+map+stop costs what it costs in their script.
+        with pools.bounded_pool(self.workers, self.start_method, limit, join=False,
+                                initializer=initializer, initargs=initargs,
                                 maxtasksperchild=self.maxtasksperchild) as pool:
             def run(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
                 tasks = pool.map_async(func, items, chunksize=self.chunksize)

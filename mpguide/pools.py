@@ -194,10 +194,12 @@ def wait_result(result: multiprocessing.pool.AsyncResult[_T], pool: multiprocess
 
 @contextlib.contextmanager
 def bounded_pool(workers: int, start_method: str | None = None, timeout: float | None = None,
+                 *, join: bool = True,
                  **pool_kwargs: Any) -> Iterator[multiprocessing.pool.Pool]:
     """A ``ctx.Pool(workers)`` that is always terminated on exit, within ``timeout``.
 
-    On a clean exit the pool is closed and joined (workers finish and exit); on an exception it
+    On a clean exit the pool is closed and joined (workers finish and exit), or with
+    ``join=False`` terminated, as ``with ctx.Pool(workers) as pool:`` does; on an exception it
     is terminated. Either way no worker process outlives the block.
     """
     if workers < 1:
@@ -209,7 +211,10 @@ def bounded_pool(workers: int, start_method: str | None = None, timeout: float |
     except BaseException:
         terminate(pool, timeout)
         raise
-    close_and_join(pool, timeout)
+    if join:
+        close_and_join(pool, timeout)
+    else:
+        terminate(pool, timeout)
 
 
 def close_and_join(pool: multiprocessing.pool.Pool, timeout: float) -> None:
