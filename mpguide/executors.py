@@ -35,7 +35,6 @@ import contextlib
 import dataclasses
 import importlib
 import itertools
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -374,18 +373,8 @@ def _shutdown(executor: concurrent.futures.ProcessPoolExecutor, timeout: float,
                 pending.pop(work_id, None)
         for process in processes:
             process.kill()
-    done = threading.Event()
-
-    def _stop() -> None:
-        executor.shutdown(wait=True, cancel_futures=True)
-        done.set()
-
-    threading.Thread(target=_stop, daemon=True, name="mpguide-shutdown").start()
-    if not done.wait(timeout):
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-        done.wait(timeout)
+    pools.stop_or_kill(lambda: executor.shutdown(wait=True, cancel_futures=True), processes,
+                       timeout)
 
 
 def from_dict(data: Mapping[str, Any]) -> Executor:

@@ -220,7 +220,7 @@ def bounded_pool(workers: int, start_method: str | None = None, timeout: float |
 def close_and_join(pool: multiprocessing.pool.Pool, timeout: float) -> None:
     """``pool.close(); pool.join()`` bounded by ``timeout``; terminates the pool if it expires."""
     pool.close()
-    if not _join_within(pool, timeout):
+    if not _in_thread(pool.join).wait(timeout):
         terminate(pool, timeout)
         raise PoolTimeoutError(f"the pool's workers did not exit within {timeout:g} s after "
                                f"close(); they were terminated.")
@@ -228,14 +228,15 @@ def close_and_join(pool: multiprocessing.pool.Pool, timeout: float) -> None:
 
 def terminate(pool: multiprocessing.pool.Pool, timeout: float) -> None:
     """``pool.terminate()`` bounded by ``timeout``; kills workers that ignore SIGTERM."""
-    processes = _processes(pool)
-    done = threading.Event()
+    stop_or_kill(pool.terminate, _processes(pool), timeout)
 
-    def _terminate() -> None:
-        pool.terminate()
-        done.set()
 
-    threading.Thread(target=_terminate, daemon=True, name="mpguide-terminate").start()
+def stop_or_kill(stop: Callable[[], object],
+                 processes: Iterable[multiprocessing.process.BaseProcess], timeout: float) -> None:
+    """Run ``stop()`` (a pool's terminate, an executor's shutdown) bounded by ``timeout``; if
+    it has not returned by then, kill ``processes`` and give it ``timeout`` more."""
+    processes = list(processes)
+    done = _in_thread(stop)
     if not done.wait(timeout):
         for process in processes:
             if process.is_alive():
@@ -243,15 +244,16 @@ def terminate(pool: multiprocessing.pool.Pool, timeout: float) -> None:
         done.wait(timeout)
 
 
-def _join_within(pool: multiprocessing.pool.Pool, timeout: float) -> bool:
-    joined = threading.Event()
+def _in_thread(action: Callable[[], object]) -> threading.Event:
+    """Start ``action()`` in a daemon thread; the event is set once it returns."""
+    done = threading.Event()
 
-    def _join() -> None:
-        pool.join()
-        joined.set()
+    def _run() -> None:
+        action()
+        done.set()
 
-    threading.Thread(target=_join, daemon=True, name="mpguide-join").start()
-    return joined.wait(timeout)
+    threading.Thread(target=_run, daemon=True, name="mpguide-wait").start()
+    return done
 
 
 def bounded_map(func: Callable[[_T], _R], items: Iterable[_T], *, workers: int = 2,
