@@ -74,9 +74,11 @@ def run_cached(name: str, target: str, params: Mapping[str, Any] | None = None, 
     """JSON result of ``target(**params)``, measured once and cached.
 
     ``fresh=True`` runs it in a new interpreter (:func:`mpguide.runner.run_fresh`, with
-    ``preamble`` at the top of its ``__main__``); ``fresh=False`` in this process, for an
-    experiment that starts its own fresh interpreters. A worker that re-imports its parent's
-    script (:func:`reimported_main`) only reads the cache, and gets ``None`` on a miss.
+    ``preamble`` at the top of its ``__main__`` and this process's ``sys.path``, so that it
+    finds a reader's module beside their script, as :class:`Experiment` does);
+    ``fresh=False`` in this process, for an experiment that starts its own fresh interpreters.
+    A worker that re-imports its parent's script (:func:`reimported_main`) only reads the
+    cache, and gets ``None`` on a miss.
 
     Examples
     --------
@@ -87,7 +89,8 @@ def run_cached(name: str, target: str, params: Mapping[str, Any] | None = None, 
 
     def measure(**kwargs: Any) -> Any:
         if fresh:
-            return runner.run_fresh(target, kwargs, timeout=timeout, preamble=preamble)
+            return runner.run_fresh(target, kwargs, timeout=timeout, preamble=preamble,
+                                    env={"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
         return executors.resolve_target(target)(**kwargs)
 
     if reimported_main():

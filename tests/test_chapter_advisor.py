@@ -5,7 +5,30 @@ from __future__ import annotations
 
 import pytest
 
+from mpguide import machine, workloads
 from mpguide.chapters import advisor
+
+
+def test_plans_use_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a card with 8 usable cores the validation and the advice plan pools of 8."""
+    monkeypatch.setattr(machine, "usable_cpus", lambda: 8)
+    plans = advisor.plan_validation(start_method="spawn")
+    assert [p["name"] for p in plans] == list(advisor.WORKLOADS)
+    assert {p["workers"] for p in plans} == {8}
+    assert advisor.advice_params(workloads.spin, advisor.compute_items)["workers"] == 8
+
+
+def test_validation_params_name_the_function() -> None:
+    ours = advisor.validation_params(workloads.spin, advisor.compute_items, repeats=1)
+    assert (ours["name"], ours["shape"]) == ("compute", "compute-bound")
+    assert advisor.plan_validation(["compute"], repeats=1) == [ours]
+    theirs = advisor.validation_params("mpguide.workloads:spin",
+                                       "mpguide.chapters.advisor:tiny_items",
+                                       {"unused": 1}, start_method="fork")
+    assert theirs["name"] == "spin"
+    assert theirs["shape"] == "your function"
+    assert theirs["params"] == {"unused": 1}
+    assert theirs["func_hash"] == ours["func_hash"]
 
 
 def test_validation_summary_ratios() -> None:
@@ -32,9 +55,9 @@ def test_validation_measures_what_it_predicts(start_method: str) -> None:
 
     # In a fresh interpreter, as load_validation runs it: joblib's workers and temporary
     # folders go with it.
-    result = runner.run_fresh(f"{advisor.__name__}:measure_workload",
-                              {"name": "tiny", "start_method": start_method, "repeats": 1},
-                              timeout=300)
+    declared = advisor.validation_params(workloads.square, advisor.tiny_items,
+                                         start_method=start_method, repeats=1)
+    result = runner.run_fresh(f"{advisor.__name__}:measure_workload", declared, timeout=300)
     kinds = {r["kind"] for r in result["records"]}
     assert kinds == {"serial", "sweep", "pool-default", "joblib-auto", "joblib-auto-warm",
                      "recommended"}
@@ -42,3 +65,6 @@ def test_validation_measures_what_it_predicts(start_method: str) -> None:
     assert all(r["measured_s"] > 0 and r["predicted_s"] > 0 for r in sweep)
     assert {r["workers"] for r in sweep} >= {1}
     assert result["advice"]["recommendation"]["tool"] == "serial"
+    df = advisor.validation_frame(result)
+    assert set(df["workload"]) == {"tiny"}
+    assert df["error"].notna().any()

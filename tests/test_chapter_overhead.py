@@ -4,24 +4,22 @@ carry the machine caption."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
+from typing import Any
 
 import matplotlib
 import pandas as pd
 import pytest
 
-from mpguide import chapters, claims, executors, machine, plotting
+from mpguide import claims, executors, experiment, machine, plotting, timing
 from mpguide.chapters import overhead, task_duration
+from mpguide.experiment import Result
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-
-OVERHEAD_CLAIMS = ("spawn-starts-slower", "heavy-main-slows-spawn", "round-trip-costs-more",
-                   "tiny-tasks-lose", "long-tasks-win", "chunking-cuts-overhead",
-                   "seed-tiny-tasks-lose", "tiny-task-workers-idle")
-
 
 # --- experiments, measured in quick mode under each start method ------------------------------
 
@@ -31,6 +29,8 @@ def test_startup_light_main(start_method: str) -> None:
     assert set(df["pool"]) == {"first", "later"}
     assert (df["start_method"] == start_method).all()
     assert (df["value"] > 0).all()
+    assert df["seconds"].equals(df["value"])
+    assert (df["workers"] == machine.usable_cpus()).all()
     assert df["measured_in"].iloc[0] == "plain script, light __main__"
     summary = overhead.startup_summary(df)
     assert list(summary.columns[:3]) == ["start_method", "main", "pool"]
@@ -68,6 +68,11 @@ def test_task_duration(start_method: str) -> None:
     assert set(df["variant"]) == set(task_duration.VARIANTS)
     assert set(df["nominal_s"]) == set(task_duration.task_durations())
     assert (df["value"] > 0).all()
+    pools = df[df["variant"] != task_duration.LOOP]
+    assert (pools["workers"] == machine.usable_cpus()).all()
+    default = pools[pools["variant"] == task_duration.DEFAULT]
+    assert (default["chunksize"] == [executors.default_chunksize(n, w) for n, w in
+                                     zip(default["items"], default["workers"], strict=True)]).all()
     summary = task_duration.task_duration_summary(df)
     assert len(summary) == len(task_duration.VARIANTS) * len(task_duration.task_durations())
     loop = summary[summary["variant"] == task_duration.LOOP]
@@ -79,12 +84,21 @@ def test_task_duration(start_method: str) -> None:
 
 
 def test_tiny_tasks(start_method: str) -> None:
-    df = task_duration.load_tiny_tasks()
-    assert len(set(df["variant"])) == 3
-    assert (df["items"] == 5000).all()
-    medians = df.groupby("variant")["value"].median()
+    seed = overhead.load_seed_tiny_tasks()
+    table = seed.table()
+    assert list(table["tool"]) == ["loop", "pool", "pool"]
+    # The article's setup, whatever the cores of this machine.
+    assert set(table.loc[table["tool"] == "pool", "workers"]) == {overhead.SEED_WORKERS}
+    assert (table["start_method"].iloc[1:] == start_method).all()
+    assert (seed.frame()["items"] == 5000).all()
     # 5000 no-op calls through Pool(4) at chunksize 1, start-up included, against the loop.
-    assert medians[f"Pool({task_duration.SEED_WORKERS}), chunksize 1"] > 5 * medians["loop"]
+    loop = float(table.loc[table["tool"] == "loop", "median_s"].iloc[0])
+    assert float(table.loc[table["chunksize"] == 1, "median_s"].iloc[0]) > 5 * loop
+    own = overhead.tiny_tasks_table(overhead.load_tiny_tasks())
+    assert list(own["tool"]) == ["loop", "pool", "pool", "processpool"]
+    assert set(own["workers"].iloc[1:]) == {machine.usable_cpus()}
+    assert (own["per_item_us"] > 0).all()
+    assert own["x_loop"].iloc[0] == pytest.approx(1.0)
 
 
 def test_decomposition(start_method: str) -> None:
@@ -93,14 +107,26 @@ def test_decomposition(start_method: str) -> None:
     assert list(dict.fromkeys(tasks["case"])) == list(cases)
     for case, spec in cases.items():
         run = tasks[tasks["case"] == case]
-        assert len(run) == spec["items"]
+        assert len(run) == spec["params"]["count"]
         assert (run["start_s"] <= run["end_s"]).all()
         assert (run["end_s"] <= run["wall_s"]).all()
         assert run["worker"].max() < run["workers"].iloc[0]
+        assert (run["start_method"] == start_method).all()
     phases = task_duration.decompose(tasks)
     totals = phases.groupby("case")["share"].sum()
     assert totals.to_numpy() == pytest.approx(1.0)
     assert (phases["seconds"] >= -1e-6).all()
+
+
+def test_decomposition_of_a_readers_list_of_items() -> None:
+    """A reader's items may be a JSON-ready list instead of a factory."""
+    run = task_duration.measure_decomposition(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn",
+        func="mpguide.workloads:square", items=[1, 2, 3, 4], params={}, workers=2,
+        chunksize=None)
+    assert run["items"] == 4
+    assert run["chunksize"] == 1
+    assert len(run["tasks"]) == 4
 
 
 # --- pure helpers on synthetic data -----------------------------------------------------------
@@ -169,56 +195,16 @@ def test_decompose_worker_without_tasks() -> None:
 # --- claims and figures on synthetic records (no timing) -------------------------------------
 
 
-@pytest.fixture
-def synthetic(monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
-    """Replace every load function with a frame shaped like the real records."""
+def _tiny_result() -> Result:
     meta = machine.collect_metadata()
-    startup = pd.DataFrame([
-        {**meta, "start_method": m, "main": main, "pool": pool, "workers": 2, "value": v / 1e3}
-        for m, base in (("fork", 5), ("spawn", 50), ("forkserver", 30))
-        for main, factor in (("light", 1), ("numpy+pandas", 6 if m != "fork" else 1.5))
-        for pool in ("first", "later") for v in (base * factor, base * factor * 1.1)])
-    dispatch = pd.DataFrame([
-        {**meta, "name": n, "chunksize": c, "value": v}
-        for n, c, v in (("plain call", 0, 2e-8), ("apply_round_trip", 0, 4e-5),
-                        ("map_item_overhead", 1, 2e-5), ("map_item_overhead", 10, 3e-6),
-                        ("map_item_overhead", 100, 6e-7), ("map_item_overhead", 1000, 2e-7))])
-    durations = _synthetic_durations().assign(**{k: v for k, v in meta.items()
-                                                 if k not in {"load_avg_1m", "cpu_count"}})
-    tiny = pd.DataFrame([
-        {**meta, "variant": v, "items": 5000, "value": s}
-        for v, s in (("loop", 2e-4), ("Pool(4), chunksize 1", 0.2),
-                     ("Pool(4), default chunksize", 0.03))])
-    tasks = pd.DataFrame([
-        {**meta, "case": case, "task": i, "worker": i % 2, "start_s": 0.05 + i * 1e-4,
-         "end_s": 0.05 + i * 1e-4 + 1e-5, "map_start_s": 0.01, "map_end_s": 0.09,
-         "wall_s": 0.1, "workers": 2, "items": 40, "task_s": 1e-5}
-        for case in task_duration.decomposition_cases() for i in range(40)])
-    frames = {"load_startup": startup, "load_dispatch": dispatch,
-              "load_task_duration": durations, "load_tiny_tasks": tiny,
-              "load_decomposition": tasks}
-    for name, frame in frames.items():
-        module = overhead if hasattr(overhead, name) else task_duration
-        monkeypatch.setattr(module, name, lambda *a, frame=frame, **k: frame.copy())
-    return frames
+    specs = [executors.Loop(), executors.Pool(4, chunksize=1), executors.Pool(4)]
+    return Result("overhead-seed-tiny-tasks", tuple(
+        timing.Measurement(spec.label, (s, s * 1.1), params={**spec.record(), "items": 5000},
+                           metadata=meta)
+        for spec, s in zip(specs, (2e-4, 0.2, 0.03), strict=True)))
 
 
-def test_claims_evaluate_to_verdicts(synthetic: dict[str, pd.DataFrame]) -> None:
-    verdicts = {v.claim_id: v for v in chapters.evaluate_all("overhead")}
-    assert set(OVERHEAD_CLAIMS) <= set(verdicts)
-    for claim_id in OVERHEAD_CLAIMS:
-        verdict = verdicts[claim_id]
-        assert isinstance(verdict, claims.Verdict)
-        assert verdict.page == overhead.CHAPTER.page
-        assert "{" not in verdict.statement
-        assert verdict.evidence
-    # The synthetic machine is built so that every statement holds.
-    assert all(verdicts[c].holds for c in OVERHEAD_CLAIMS), [
-        str(verdicts[c]) for c in OVERHEAD_CLAIMS if not verdicts[c].holds]
-
-
-def test_claim_fails_visibly_when_the_pool_never_wins(
-        synthetic: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_claim_fails_visibly_when_the_pool_never_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     slow = _synthetic_durations(overhead_s=1.0)
     monkeypatch.setattr(task_duration, "load_task_duration", lambda *a, **k: slow.copy())
     verdict = claims.evaluate("tiny-tasks-lose")
@@ -227,35 +213,85 @@ def test_claim_fails_visibly_when_the_pool_never_wins(
     assert "never won" in verdict.evidence
 
 
+def test_seed_claim_fails_when_the_pool_keeps_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _tiny_result()
+    fast = Result(result.name, tuple(
+        dataclasses.replace(m, samples=(2e-4, 2.1e-4)) for m in result.measurements))
+    monkeypatch.setattr(overhead, "load_seed_tiny_tasks", lambda *a, **k: fast)
+    verdict = claims.evaluate("seed-tiny-tasks-lose")
+    assert not verdict.holds
+    assert "the article's Pool(4)" in verdict.statement
+
+
+def _startup_frame() -> pd.DataFrame:
+    meta = machine.collect_metadata()
+    return pd.DataFrame([
+        {**meta, "start_method": m, "main": main, "pool": pool, "workers": 2, "value": v / 1e3}
+        for m, base in (("fork", 5), ("spawn", 50), ("forkserver", 30))
+        for main in overhead.MAINS for pool in ("first", "later") for v in (base, base * 1.1)])
+
+
 @pytest.mark.parametrize("plot", ["startup", "task_duration", "tiny_tasks", "decomposition"])
-def test_figures_carry_the_machine_caption(synthetic: dict[str, pd.DataFrame],
-                                           plot: str) -> None:
-    source = {"startup": "load_startup", "task_duration": "load_task_duration",
-              "tiny_tasks": "load_tiny_tasks", "decomposition": "load_decomposition"}[plot]
-    module = overhead if plot == "startup" else task_duration
-    fig = getattr(module, f"plot_{plot}")(synthetic[source])
+def test_figures_carry_the_machine_caption(plot: str) -> None:
+    meta = machine.collect_metadata()
+    if plot == "startup":
+        fig = overhead.plot_startup(_startup_frame())
+    elif plot == "task_duration":
+        frame = _synthetic_durations().assign(**meta)
+        fig = task_duration.plot_task_duration(frame, yours=frame[frame["nominal_s"] == 1e-4],
+                                               label="parse")
+    elif plot == "tiny_tasks":
+        fig = overhead.plot_tiny_tasks(_tiny_result().frame())
+    else:
+        tasks = pd.DataFrame([
+            {**meta, "case": "c", "task": i, "worker": i % 2, "start_s": 0.05 + i * 1e-4,
+             "end_s": 0.05 + i * 1e-4 + 1e-5, "map_start_s": 0.01, "map_end_s": 0.09,
+             "wall_s": 0.1, "workers": 2, "items": 40, "task_s": 1e-5} for i in range(40)])
+        fig = task_duration.plot_decomposition(tasks)
     try:
         caption = plotting.caption_of(fig)
         assert caption is not None
-        assert machine.collect_metadata()["cpu_model"] in caption
+        assert meta["cpu_model"] in caption
     finally:
         plt.close(fig)
 
 
-def test_pool_worker_reads_the_parents_cache_even_when_fresh(
+def test_empty_records_give_empty_views() -> None:
+    """A worker re-importing a gallery script on a cache miss gets no records: the cells run."""
+    startup = overhead.startup_frame([])
+    assert startup.empty
+    assert {"start_method", "main", "pool", "seconds"} <= set(startup)
+    assert overhead.startup_summary(startup).empty
+    assert task_duration.duration_frame([(1e-3, Result("x", ()))]).empty
+    assert task_duration.decomposition_frame({"c": None}).empty
+    for fig in (overhead.plot_startup(startup), overhead.plot_tiny_tasks(Result("x", ()).frame()),
+                task_duration.plot_task_duration(task_duration.duration_frame([])),
+                task_duration.plot_decomposition(task_duration.decomposition_frame({}))):
+        plt.close(fig)
+
+
+def test_startup_is_measured_once_and_reimporting_workers_only_read_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A spawn worker re-running a gallery script's cells must not measure again."""
-    calls: list[int] = []
+    """load_startup goes through run_cached: cached, and a spawn worker re-running a gallery
+    script's cells reads the parent's record even under MPGUIDE_FRESH=1."""
+    calls: list[str] = []
+    real = overhead.measure_startup
 
-    def measure(a: int) -> dict[str, int]:
-        calls.append(a)
-        return {"a": a}
+    def counting(start_method: str, **params: Any) -> list[dict[str, Any]]:
+        calls.append(start_method)
+        return real(start_method, **{**params, "runs": 1})
 
-    assert overhead._cached("overhead-test", {"a": 1}, measure) == {"a": 1}
+    monkeypatch.setattr(overhead, "measure_startup", counting)
+    method = multiprocessing.get_all_start_methods()[0]
+    def seconds() -> list[float]:
+        return list(overhead.load_startup([method], mains=("light",))["seconds"])
+
+    first = seconds()
+    assert seconds() == first
     monkeypatch.setenv("MPGUIDE_FRESH", "1")
-    monkeypatch.setattr(multiprocessing, "parent_process", object)
-    assert overhead._cached("overhead-test", {"a": 1}, measure) == {"a": 1}
-    assert calls == [1]
-    monkeypatch.setattr(multiprocessing, "parent_process", lambda: None)
-    overhead._cached("overhead-test", {"a": 1}, measure)
-    assert calls == [1, 1]  # the parent itself honours MPGUIDE_FRESH=1
+    monkeypatch.setattr(experiment, "reimported_main", lambda: True)
+    assert seconds() == first
+    assert calls == [method]
+    monkeypatch.setattr(experiment, "reimported_main", lambda: False)
+    seconds()
+    assert calls == [method, method]  # the parent itself honours MPGUIDE_FRESH=1

@@ -6,28 +6,47 @@ Will a Pool speed up this function? Ask the advisor
 (in a child process, with a timeout), combines that profile with this machine's overhead
 figures (the machine card) and predicts the wall time of
 ``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)``, start-up included, for a grid of
-worker counts, chunksizes and start methods. Here it is asked about two workloads of
-:mod:`mpguide.chapters.advisor`: a pure-Python task of about 2 ms per item, and tiny items
-where a Pool can only lose. Swap in your own function in the last cell.
+worker counts, chunksizes and start methods. Here it is asked about the function and items of
+the first cell, then checked against the real ``Pool.map``.
 """
 
 # %%
-# A compute-bound function
-# ------------------------
-# Each item spins for about two milliseconds, holding the GIL. The advisor's recommendation and
-# its notes (the dominant cost, the guide page about it) come first, then every predicted
-# configuration with the model's terms as columns, fastest first.
-import mpguide
-from mpguide import cli
+# Your function and items
+# -----------------------
+# Replace these lines with your own, imported from your module
+# (``from mywork import parse, load_documents``): a function defined in this script cannot
+# reach a ``spawn`` or ``forkserver`` worker. ``ITEMS`` is a function returning the items,
+# called with ``PARAMS`` in the fresh interpreter that asks the advisor. Here: a pure-Python
+# task of about 2 ms per item that holds the GIL
+# (:func:`mpguide.chapters.advisor.compute_items`).
+from mpguide import workloads
 from mpguide.chapters import advisor
 
-compute = advisor.load_advice("compute")
-print(cli.render_text(compute))
+FUNC = workloads.spin
+ITEMS = advisor.compute_items
+PARAMS: dict = {}
+
+# %%
+# The advice
+# ----------
+# ``run_cached`` runs :func:`~mpguide.chapters.advisor.advice_record` (the advisor on
+# ``FUNC`` over ``ITEMS(**PARAMS)``, every start method) in a fresh interpreter and caches
+# it per machine; editing your function re-asks. The recommendation and its notes (the
+# dominant cost, the guide page about it) come first, then every predicted configuration with
+# the model's terms as columns, fastest first.
+from mpguide import cli
+from mpguide.advisor import Advice
+from mpguide.experiment import run_cached
+
+record = run_cached("advisor-advice", "mpguide.chapters.advisor:advice_record",
+                    advisor.advice_params(FUNC, ITEMS, PARAMS), timeout=300)
+advice = Advice.from_dict(record)
+print(cli.render_text(advice))
 
 # %%
 columns = ["tool", "workers", "chunksize", "start_method", "startup_s", "dispatch_s",
            "serialization_s", "compute_s", "imbalance_s", "predicted_s", "speedup"]
-compute.to_frame()[columns].sort_values("predicted_s").head(10).round(4)
+advice.to_frame()[columns].sort_values("predicted_s").head(10).round(4)
 
 # %%
 # Predicted time against chunksize
@@ -35,42 +54,57 @@ compute.to_frame()[columns].sort_values("predicted_s").head(10).round(4)
 # One line per worker count for the recommended start method; the dashed line is the plain
 # loop and the star the recommendation. Too small a chunksize pays the pool's per-chunk cost
 # for every item, too large a one leaves workers idle at the end.
-fig = compute.plot()
+fig = advice.plot()
 
 # %%
 # Tiny items: keep the loop
 # -------------------------
-# ``square`` of small integers costs a fraction of a microsecond, less than sending the item
-# to a worker. The advisor says so, and names the cost that decides.
-tiny = advisor.load_advice("tiny")
+# For contrast, ``square`` of small integers (:func:`mpguide.chapters.advisor.tiny_items`)
+# costs a fraction of a microsecond, less than sending the item to a worker. The advisor says
+# so, and names the cost that decides.
+tiny = Advice.from_dict(run_cached(
+    "advisor-advice", "mpguide.chapters.advisor:advice_record",
+    advisor.advice_params(workloads.square, advisor.tiny_items), timeout=300))
 print(cli.render_text(tiny))
-
-# %%
-fig = tiny.plot()
 
 # %%
 # Predicted against measured
 # --------------------------
-# Is the prediction right? Here the real ``Pool.map`` of the compute-bound workload is timed
-# (in a fresh interpreter) for each worker count and chunksize of a sweep, beside Pool's
-# default chunksize, joblib and the recommendation; each point is one configuration, the grey
-# band is ±15%. Chapter 4 of the guide does this for every workload shape.
-df = advisor.load_validation(["compute"])
+# Is the prediction right? :func:`~mpguide.chapters.advisor.measure_workload` times the real
+# ``Pool.map`` of ``FUNC`` over the items (in a fresh interpreter) for each worker count, up
+# to the usable cores, and chunksize of a sweep, beside Pool's default chunksize, joblib and
+# the recommendation; each point is one configuration, the grey band is ±15%. Chapter 4 of the
+# guide does this for workloads of every shape.
+validation = advisor.validation_params(FUNC, ITEMS, PARAMS)
+df = advisor.validation_frame(run_cached("advisor-validation",
+                                         "mpguide.chapters.advisor:measure_workload",
+                                         validation, timeout=600))
 fig = advisor.plot_validation(df)
 df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4)
 
 # %%
 # What to copy
 # ------------
-# Run the advisor on your own function (defined with ``def`` in an importable module, not in
-# this script or a notebook cell) from a shell::
+# Run the advisor on your own function from a shell::
 #
 #     python -m mpguide advise mymodule:process --items mymodule:load_items
 #
-# or from Python under a main guard, then paste the snippet it prints.
+# then follow its recommendation with plain ``multiprocessing``: here, the snippet it printed,
+# run on the items of the first cell.
 if __name__ == "__main__":
-    from mpguide import workloads
+    import multiprocessing
 
-    advice = mpguide.advise(workloads.spin, [workloads.iterations_for(1e-3)] * 300,
-                            time_budget=1.0)
     print(advice.snippet())
+    rec = advice.recommendation
+    items = ITEMS(**PARAMS)
+    if rec.tool == "pool":
+        with multiprocessing.get_context(rec.start_method).Pool(rec.workers) as pool:
+            results = pool.map_async(FUNC, items, chunksize=rec.chunksize).get(timeout=600)
+    elif rec.tool == "threads":
+        from multiprocessing.pool import ThreadPool
+
+        with ThreadPool(rec.workers) as pool:
+            results = pool.map_async(FUNC, items, chunksize=rec.chunksize).get(timeout=600)
+    else:
+        results = [FUNC(item) for item in items]
+    print(f"{len(results)} results")

@@ -4,21 +4,34 @@ Starting and stopping a Pool
 
 A pool costs time before it runs a single task: its workers must be created, and under
 ``spawn`` and ``forkserver`` each one starts a new interpreter that re-imports your script.
-This example times ``with Pool(n) as pool: pool.map(noop, range(n))`` under ``fork``,
-``spawn`` and ``forkserver``, from two plain scripts: one whose ``__main__`` imports only the
-standard library and one that imports numpy and pandas at the top.
+This example times ``with Pool(n) as pool: pool.map(noop, range(n))``, ``n`` the usable cores
+of this machine, under ``fork``, ``spawn`` and ``forkserver``, from two plain scripts: one
+whose ``__main__`` imports only the standard library and one that imports numpy and pandas
+at the top.
 """
 
 # %%
 # Measure
 # -------
-# Each script runs in a fresh interpreter and starts a few pools in turn. The first pool of a
-# script also pays one-off costs (``forkserver`` starts its server), so the first pool and the
-# later ones are reported apart. Results are cached per machine; ``MPGUIDE_FRESH=1``
-# re-measures.
+# Start-up is not a function mapped over items, so the experiment is declared with
+# ``run_cached``: for each start method and kind of main, ``measure_startup`` writes a plain
+# script whose ``__main__`` imports what ``overhead.MAINS[main]`` says, runs it ``runs``
+# times with ``python main.py`` (a fresh interpreter each time, so nothing of this process
+# leaks into the numbers), and each run starts and stops ``pools_per_run`` pools in turn. The
+# first pool of a script also pays one-off costs (``forkserver`` starts its server), so the
+# first pool and the later ones are reported apart. Results are cached per machine;
+# ``MPGUIDE_FRESH=1`` re-measures.
+from mpguide import config, machine
 from mpguide.chapters import overhead
+from mpguide.experiment import run_cached
 
-startup = overhead.load_startup()
+workers = machine.usable_cpus()
+runs = [run_cached("overhead-startup", "mpguide.chapters.overhead:measure_startup",
+                   {"start_method": start_method, "main": main, "workers": workers,
+                    "runs": config.scaled(5, 1), "pools_per_run": 2}, fresh=False)
+        for start_method in config.available_start_methods()
+        for main in overhead.MAINS]  # "light": the stdlib only; "numpy+pandas"
+startup = overhead.startup_frame(runs)
 overhead.startup_summary(startup)
 
 # %%
@@ -33,8 +46,8 @@ fig = overhead.plot_startup(startup)
 # %%
 # Per start method, how much slower the heavy main makes the first pool:
 summary = overhead.startup_summary(startup)
-first = summary[summary["pool"] == "first"].pivot(index="start_method", columns="main",
-                                                  values="median_ms")
+first = summary[summary["pool"] == "first"].pivot(
+    index="start_method", columns="main", values="median_ms").reindex(columns=list(overhead.MAINS))
 first["heavy / light"] = first["numpy+pandas"] / first["light"]
 first
 
@@ -43,16 +56,21 @@ first
 # ------------
 # Start one pool and reuse it for all your work rather than one pool per batch; under
 # ``spawn`` keep heavy imports that workers do not need out of the top of your script (import
-# them inside the functions that use them). Every wait is bounded.
+# them inside the functions that use them). Plain ``multiprocessing``; every wait is bounded.
 #
-# Run as a script under ``spawn`` or ``forkserver``, each worker re-imports this file and
-# re-runs the cells above (they only read the cache here); in your own script keep such work
-# under the main guard as well.
+# Run as this script, each ``spawn`` or ``forkserver`` worker re-imports this file and re-runs
+# the cells above (they only read the cache, but what it prints includes that time); in your
+# own script keep such work under the main guard as well.
 if __name__ == "__main__":
+    import math
     import multiprocessing
+    import os
+    import time
 
-    from mpguide import workloads
-
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        print(pool.map_async(workloads.square, range(8)).get(timeout=120))
+    processes = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    start = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:  # one pool...
+        for batch in (range(100), range(100, 200), range(200, 300)):  # ...for every batch
+            pool.map_async(math.factorial, batch).get(timeout=120)
+    print(f"one Pool({processes}), three batches: {time.perf_counter() - start:.3f} s")

@@ -6,19 +6,31 @@ A pool moves every argument and every result as a pickle. This example times ``d
 ``loads`` for four kinds of payload (bytes, a numpy array, a list of small dicts, a DataFrame)
 with pickle protocol 4 (what ``multiprocessing`` uses before Python 3.14), protocol 5 in-band
 and with out-of-band buffers, and cloudpickle (what joblib and loky use), all against one
-``memcpy`` of the same number of bytes. Then it sends one big argument and one big result
-through a warm pool.
+``memcpy`` of the same number of bytes (:func:`mpguide.probes.memcpy`). The pool itself comes
+next, in :doc:`plot_big_arguments_and_results`.
 """
 
 # %%
-# Measure
-# -------
-# The experiment runs in a fresh interpreter and is cached per machine (``MPGUIDE_FRESH=1``
-# re-measures). The table gives medians of dumps and loads, their sum as a multiple of the
-# memcpy floor, and the throughput.
+# Declare and measure
+# -------------------
+# The payload sizes and repeats below are the whole declaration: ``run_cached`` calls
+# :func:`mpguide.chapters.transfer.measure_pickling` with them in a fresh interpreter and
+# caches the record per machine (``MPGUIDE_FRESH=1`` re-measures). Quick mode
+# (``MPGUIDE_QUICK=1``) uses the smaller sizes.
+from mpguide import config
 from mpguide.chapters import transfer
+from mpguide.experiment import Result, run_cached
 
-pickling = transfer.load_pickling()
+KIB, MIB = 1 << 10, 1 << 20
+params = {"sizes": config.scaled([64 * KIB, MIB, 16 * MIB], [64 * KIB, MIB]),
+          "repeats": config.scaled(5, 3)}
+record = run_cached("transfer-pickling", "mpguide.chapters.transfer:measure_pickling", params,
+                    timeout=transfer.FRESH_TIMEOUT)
+pickling = Result.from_dict(record).frame()
+
+# %%
+# The table gives medians of dumps and loads, their sum as a multiple of the memcpy floor, and
+# the throughput.
 transfer.pickling_summary(pickling).round(5)
 
 # %%
@@ -28,18 +40,6 @@ transfer.pickling_summary(pickling).round(5)
 # list of small dicts is pickled object by object. Out-of-band buffers skip the copy altogether,
 # which is why that line can pass the memcpy floor: the buffers still have to be sent.
 fig = transfer.plot_pickling(pickling)
-
-# %%
-# Big arguments and big results
-# -----------------------------
-# One ``apply`` with a big argument (the result is its length) and one whose result is big
-# (the time to build the payload in the worker is subtracted). Both directions cost the same
-# kind of pickling; results are as expensive to return as arguments are to send.
-pool_transfer = transfer.load_pool_transfer()
-transfer.pool_transfer_summary(pool_transfer).round(4)
-
-# %%
-fig = transfer.plot_pool_transfer(pool_transfer)
 
 # %%
 # What to copy

@@ -6,7 +6,8 @@ Sharing an array through shared memory
 pickle. :func:`mpguide.shm.shared_array` wraps it: it copies the array once into a new
 segment, hands workers a tiny handle (name, shape, dtype), and always closes and unlinks the
 segment, even when a worker crashes or the script is interrupted. This example measures what
-handing an array to a worker costs that way, against pickling it and against one ``memcpy``.
+handing an array to a worker costs that way, against pickling it and against one ``memcpy``
+(the best of three back-to-back copies, :func:`mpguide.probes.memcpy`).
 """
 
 # %%
@@ -15,11 +16,24 @@ handing an array to a worker costs that way, against pickling it and against one
 # Under each start method: create the segment and copy the array in, have a warm worker attach
 # and read a byte of every page, do the same through a segment reused from the previous round
 # (:func:`mpguide.shm.shared_arena`), and compare with pickling the array into the same worker
-# and with one ``memcpy``. All are interleaved in one run. ``shared_array cleanup`` is the close
-# and unlink afterwards.
-from mpguide.chapters import send_less, transfer
+# and with one ``memcpy``. All are interleaved in one run
+# (:func:`~mpguide.chapters.send_less.measure_shm_handoff`, one fresh interpreter per start
+# method); ``shared_array cleanup`` is the close and unlink afterwards.
+import pandas as pd
 
-handoff = send_less.load_shm_handoff()
+from mpguide import config, machine
+from mpguide.chapters import send_less, transfer
+from mpguide.experiment import Result, run_cached
+
+MIB = 1 << 20
+frames = []
+for method in config.available_start_methods():
+    params = {"start_method": method, "nbytes": config.scaled(256 * MIB, 16 * MIB),
+              "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+    record = run_cached("transfer-shm-handoff", "mpguide.chapters.send_less:measure_shm_handoff",
+                        params, timeout=transfer.FRESH_TIMEOUT)
+    frames.append(Result.from_dict(record).frame())
+handoff = pd.concat(frames, ignore_index=True)
 send_less.handoff_summary(handoff).round(4)
 
 # %%
@@ -28,10 +42,16 @@ fig = send_less.plot_shm_handoff(handoff)
 # %%
 # Work on slices by index
 # -----------------------
-# Summing a big array in slices on a warm pool: each slice pickled as an argument, or one
-# shared segment and ``(handle, start, stop)`` per task (creating and unlinking the segment
-# included).
-shared = send_less.load_shared_vs_pickled()
+# Summing a big array in slices, four per worker, on a warm pool of the usable cores: each
+# slice pickled as an argument, or one shared segment and ``(handle, start, stop)`` per task
+# (creating and unlinking the segment included).
+workers = machine.usable_cpus()
+params = {"start_method": config.start_method(), "nbytes": config.scaled(256 * MIB, 16 * MIB),
+          "parts": 4 * workers, "workers": workers, "repeats": config.scaled(5, 3)}
+record = run_cached("transfer-shared-vs-pickled",
+                    "mpguide.chapters.send_less:measure_shared_vs_pickled", params,
+                    timeout=transfer.FRESH_TIMEOUT)
+shared = Result.from_dict(record).frame()
 transfer.medians(shared, ["name"])
 
 # %%
@@ -39,13 +59,18 @@ transfer.medians(shared, ["name"])
 # ------------
 # Workers attach by name without registering the segment with a resource tracker (what
 # ``track=False`` does on Python 3.13+), so no worker can unlink it early or warn about a
-# leak; only the ``with`` block's owner unlinks it.
+# leak; only the ``with`` block's owner unlinks it. The pool is plain ``multiprocessing``;
+# :func:`mpguide.shm.sum_slice` is the worker side (attach, sum a slice, detach).
 if __name__ == "__main__":
+    import multiprocessing
+    import os
+
     import numpy as np
 
-    from mpguide import pools, shm
+    from mpguide import shm
 
     data = np.arange(1_000_000, dtype=np.float64)
-    with shm.shared_array(data) as handle:
+    with shm.shared_array(data) as handle, \
+            multiprocessing.get_context("spawn").Pool(os.cpu_count()) as pool:
         tasks = [(handle, start, start + 250_000) for start in range(0, 1_000_000, 250_000)]
-        print(sum(pools.bounded_map(shm.sum_slice, tasks, workers=2, timeout=60)))
+        print(sum(pool.map_async(shm.sum_slice, tasks).get(timeout=60)))

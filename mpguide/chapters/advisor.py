@@ -4,11 +4,16 @@ The advisor itself is part of the kit (:mod:`mpguide.advisor`); this chapter val
 Each workload is a function of :mod:`mpguide.workloads` and an item factory defined here (so
 the CLI can name it: ``python -m mpguide advise mpguide.workloads:spin --items
 mpguide.chapters.advisor:compute_items``). :func:`measure_workload` runs in a fresh
-interpreter: it asks the advisor for its prediction grid and recommendation, then measures the
-real ``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` over a sweep of workers x
-chunksize, Pool's default chunksize, joblib's ``batch_size="auto"``, the plain loop, and the
-recommended configuration. :func:`load_validation` returns the tidy records (cached),
-:func:`summary` the headline figures, and the claims below check them.
+interpreter (:func:`mpguide.experiment.run_cached`): it asks the advisor for its prediction
+grid and recommendation, then measures the real
+``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` over a sweep of workers x
+chunksize (:class:`mpguide.executors.Pool`), Pool's default chunksize, joblib's
+``batch_size="auto"``, the plain loop, and the recommended configuration.
+:func:`validation_params` declares it for any importable function and item factory, so the
+same validation runs on a reader's function (:func:`validate`); :func:`load_validation`
+returns the tidy records of every workload, :func:`summary` the headline figures, and the
+claims below check them. :func:`load_advice` is the advice itself, computed in a fresh
+interpreter and cached.
 
 The model is not fitted to any of these workloads: its constants are the machine card's probes
 (measured with ``noop`` tasks, pickle and pipe benchmarks) and the profile of each function.
@@ -31,18 +36,21 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, pools, workloads
+from mpguide import claims, config, executors, machine, workloads
+from mpguide.experiment import _code_hash, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from mpguide.advisor import Advice
 
 CHAPTER = claims.Chapter(
     name="advisor", page="guide/04-advisor",
     title="Will multiprocessing speed up my function?",
     summary="A cost model fitted to this machine predicts a Pool's wall time for your "
             "function, and the advisor recommends what to use.")
-#: Cache experiment name of the validation records.
-EXPERIMENT = "advisor-validation"
+#: Cache experiment names of the validation records and of the advice.
+EXPERIMENT, ADVICE = "advisor-validation", "advisor-advice"
 #: Sweep configurations predicted to take longer than this are skipped (seconds): they are far
 #: from the best one and would only stretch the benchmark's run time.
 MAX_CONFIG_S = 4.0
@@ -128,20 +136,20 @@ def sweep_chunksizes(n_items: int, workers: int) -> list[int]:
     return sorted({*grid, default_chunksize(n_items, workers), limit})
 
 
-def _time_pool(func: Callable[[Any], Any], items: list[Any], *, workers: int,
-               chunksize: int | None, method: str, blas_threads: int | None = None,
-               timeout: float) -> tuple[float, list[Any]]:
-    """Wall time of ``with ctx.Pool(workers) as p: p.map(func, items, chunksize)``, start,
-    map, close and join included."""
-    from mpguide.blas import limit_blas_threads
+def _pool_run(func: Callable[[Any], Any], items: list[Any], expected: list[Any], *,
+              spec: executors.Pool, timeout: float) -> Callable[[], float]:
+    """A timed ``with ctx.Pool(...) as p: p.map(...)`` of ``spec`` (start, map, close and
+    join), its result checked against the loop's."""
+    from mpguide.timing import check_same
 
-    kwargs = {"initializer": limit_blas_threads, "initargs": (blas_threads,)} \
-        if blas_threads else {}
-    start = time.perf_counter()
-    with pools.bounded_pool(workers, method, timeout, **kwargs) as pool:
-        result = pools.wait_result(pool.map_async(func, items, chunksize=chunksize), pool,
-                                   timeout, what="the validation pool")
-    return time.perf_counter() - start, result
+    def run() -> float:
+        start = time.perf_counter()
+        with spec.started(timeout) as mapper:
+            result = mapper(func, items)
+        elapsed = time.perf_counter() - start
+        check_same(expected, result)
+        return elapsed
+    return run
 
 
 def _time_threads(func: Callable[[Any], Any], items: list[Any], workers: int,
@@ -195,70 +203,122 @@ def _time_serial(func: Callable[[Any], Any], items: list[Any]) -> float:
     return elapsed
 
 
-def _repeat(run: Callable[[], float], repeats: int) -> list[float]:
-    return [run() for _ in range(repeats)]
+def _declared(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
+              params: dict[str, Any] | None) -> dict[str, Any]:
+    """``func`` and ``items`` by name, with hashes of their source (editing them re-measures)."""
+    resolved = [executors.resolve_target(x) if isinstance(x, str) else x for x in (func, items)]
+    return {"func": executors.target_of(resolved[0]), "func_hash": _code_hash(resolved[0]),
+            "items": executors.target_of(resolved[1]), "items_hash": _code_hash(resolved[1]),
+            "params": dict(params or {})}
 
 
-def measure_workload(name: str, start_method: str, repeats: int = 3,
-                     timeout: float = 120.0) -> dict[str, Any]:
-    """Advise on workload ``name``, then measure the sweep, the peers and the recommendation.
+def workload_of(func: Callable[[Any], Any] | str,
+                items: Callable[..., Any] | str) -> Workload | None:
+    """The validation workload with this function and item factory, if any.
 
-    Run through :func:`mpguide.runner.run_fresh` (see :func:`load_validation`) so that pool
-    start-up describes a plain script. Every configuration is timed once per round, rounds
-    repeated ``repeats`` times, so that a change of load on a shared machine hits all of them
-    alike. Each pool's result is checked against the loop's. Returns JSON-ready
-    ``{"advice", "advise_s", "records", "metadata"}``.
+    Examples
+    --------
+    >>> workload_of(workloads.spin, compute_items).name
+    'compute'
+    >>> workload_of("mpguide.workloads:spin", "mpguide.chapters.advisor:tiny_items") is None
+    True
     """
-    from mpguide import machine
-    from mpguide.advisor import advise, machine_probes, worker_candidates
-    from mpguide.executors import default_chunksize
-    from mpguide.model import predict
-    from mpguide.timing import check_same
+    names = [x if isinstance(x, str) else executors.target_of(x) for x in (func, items)]
+    for workload in WORKLOADS.values():
+        if [executors.target_of(workload.func), executors.target_of(workload.items)] == names:
+            return workload
+    return None
 
-    workload = WORKLOADS[name]
-    items = workload.items()
-    func = workload.func
+
+def validation_params(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
+                      params: dict[str, Any] | None = None, *, start_method: str | None = None,
+                      repeats: int | None = None) -> dict[str, Any]:
+    """What :func:`validate` measures for ``func`` over ``items(**params)``
+    (``run_cached`` params of :func:`measure_workload`): pools up to the usable cores.
+
+    A validation workload (:data:`WORKLOADS`) keeps its name and shape, so a gallery script
+    whose ``FUNC``/``ITEMS`` are one reads the record the guide page measured.
+
+    Examples
+    --------
+    >>> p = validation_params(workloads.spin, compute_items, start_method="spawn")
+    >>> p["name"], p["shape"], p["func"]
+    ('compute', 'compute-bound', 'mpguide.workloads:spin')
+    """
+    workload = workload_of(func, items)
+    declared = _declared(func, items, params)
+    return {**declared,
+            "name": workload.name if workload else declared["func"].rpartition(":")[2],
+            "shape": workload.shape if workload else "your function",
+            "start_method": config.validate_start_method(start_method or config.start_method()),
+            "repeats": config.scaled(5, 3) if repeats is None else repeats,
+            "workers": machine.usable_cpus()}
+
+
+def plan_validation(names: Sequence[str] | None = None, start_method: str | None = None,
+                    repeats: int | None = None) -> list[dict[str, Any]]:
+    """:func:`validation_params` of each validation workload (default: all), not run."""
+    return [validation_params(WORKLOADS[n].func, WORKLOADS[n].items, start_method=start_method,
+                              repeats=repeats) for n in names or list(WORKLOADS)]
+
+
+def measure_workload(*, name: str, shape: str, func: str, items: str, params: dict[str, Any],
+                     start_method: str, repeats: int, workers: int, timeout: float = 120.0,
+                     **hashes: str) -> dict[str, Any]:
+    """Advise on ``func`` over ``items(**params)``, then measure the sweep, the peers and the
+    recommendation, with pools up to ``workers``.
+
+    Run in a fresh interpreter (:func:`validate` passes :func:`validation_params` to
+    :func:`mpguide.experiment.run_cached`) so that pool start-up describes a plain script.
+    Every configuration is timed once per round, rounds repeated ``repeats`` times, so that a
+    change of load on a shared machine hits all of them alike. Each pool's result is checked
+    against the loop's. ``hashes`` (of the function's and factory's source) only key the
+    cache. Returns JSON-ready ``{"advice", "advise_s", "records", "metadata"}``.
+    """
+    from mpguide.advisor import advise, machine_probes, worker_candidates
+    from mpguide.model import predict
+
+    del hashes
+    func_ = executors.resolve_target(func)
+    items_ = list(executors.resolve_target(items)(**params))
     probes = machine_probes()  # read (or measure) the card outside the advisor's time
     start = time.perf_counter()
-    advice = advise(func, items, start_methods=[start_method], probes=probes)
+    advice = advise(func_, items_, start_methods=[start_method], probes=probes,
+                    max_workers=workers)
     advise_s = time.perf_counter() - start
-    cores = advice.costs.cores
-    expected = [func(x) for x in items]
+    expected = [func_(x) for x in items_]
 
-    def pool_run(workers: int, chunksize: int | None, blas: int | None) -> Callable[[], float]:
-        def run() -> float:
-            elapsed, result = _time_pool(func, items, workers=workers, chunksize=chunksize,
-                                         method=start_method, blas_threads=blas,
-                                         timeout=timeout)
-            check_same(expected, result)
-            return elapsed
-        return run
+    def pool_run(count: int, chunksize: int | None, blas: int | None) -> Callable[[], float]:
+        spec = executors.Pool(count, chunksize=chunksize, start_method=start_method,
+                              blas_threads=blas)
+        return _pool_run(func_, items_, expected, spec=spec, timeout=timeout)
 
     configs: list[tuple[dict[str, Any], Callable[[], float]]] = [
         ({"kind": "serial", "tool": "serial", "workers": 1, "chunksize": None,
-          "predicted_s": advice.serial_s}, lambda: _time_serial(func, items))]
-    for workers in worker_candidates(cores):
-        for chunksize in sweep_chunksizes(len(items), workers):
-            pred = predict(advice.profile, advice.costs, workers=workers, chunksize=chunksize,
+          "predicted_s": advice.serial_s}, lambda: _time_serial(func_, items_))]
+    for count in worker_candidates(workers):
+        for chunksize in sweep_chunksizes(len(items_), count):
+            pred = predict(advice.profile, advice.costs, workers=count, chunksize=chunksize,
                            start_method=start_method)
             if pred.predicted_s <= MAX_CONFIG_S:
-                configs.append(({"kind": "sweep", "tool": "pool", "workers": workers,
+                configs.append(({"kind": "sweep", "tool": "pool", "workers": count,
                                  "chunksize": chunksize, "blas_threads": pred.blas_threads,
                                  "predicted_s": pred.predicted_s},
-                                pool_run(workers, chunksize, pred.blas_threads)))
-    configs.append(({"kind": "pool-default", "tool": "pool", "workers": cores,
-                     "chunksize": default_chunksize(len(items), cores)},
-                    pool_run(cores, None, None)))
-    configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": cores,
-                     "chunksize": None}, lambda: _time_joblib(func, items, cores)))
-    configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": cores,
-                     "chunksize": None}, lambda: _time_joblib(func, items, cores, cold=False)))
+                                pool_run(count, chunksize, pred.blas_threads)))
+    configs.append(({"kind": "pool-default", "tool": "pool", "workers": workers,
+                     "chunksize": executors.default_chunksize(len(items_), workers)},
+                    pool_run(workers, None, None)))
+    configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": workers,
+                     "chunksize": None}, lambda: _time_joblib(func_, items_, workers)))
+    configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": workers,
+                     "chunksize": None},
+                    lambda: _time_joblib(func_, items_, workers, cold=False)))
     rec = advice.recommendation
     if rec.tool == "pool":
         run_recommended = pool_run(rec.workers, rec.chunksize, rec.blas_threads)
     else:
         def run_recommended() -> float:
-            return _time_threads(func, items, rec.workers, rec.chunksize)
+            return _time_threads(func_, items_, rec.workers, rec.chunksize)
     if rec.tool != "serial":
         configs.append(({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
                          "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
@@ -272,71 +332,98 @@ def measure_workload(name: str, start_method: str, repeats: int = 3,
         configs.append(({**configs[0][0], "kind": "recommended"}, run_recommended))
         samples.append(samples[0])
     meta = machine.collect_metadata()
-    records = [{**record, "samples": taken, "workload": name, "shape": workload.shape,
-                "start_method": start_method, "n_items": len(items),
+    records = [{**record, "samples": taken, "workload": name, "shape": shape,
+                "start_method": start_method, "n_items": len(items_),
                 "measured_s": statistics.median(taken)}
                for (record, _), taken in zip(configs, samples, strict=True)]
     return {"advice": advice.to_json(), "advise_s": advise_s, "records": records,
             "metadata": meta}
 
 
-def advice_record(name: str, start_method: str) -> dict[str, Any]:
-    """:meth:`Advice.to_dict` of the advisor on workload ``name`` (run in a fresh
-    interpreter by :func:`load_advice`)."""
+def advice_params(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
+                  params: dict[str, Any] | None = None,
+                  start_methods: str = "all") -> dict[str, Any]:
+    """What :func:`load_advice` asks (``run_cached`` params of :func:`advice_record`):
+    ``start_methods="all"`` predicts every start method of the platform, otherwise one.
+
+    Examples
+    --------
+    >>> sorted(advice_params(workloads.spin, compute_items))
+    ['func', 'func_hash', 'items', 'items_hash', 'params', 'start_method', 'workers']
+    """
+    return {**_declared(func, items, params), "start_method": start_methods,
+            "workers": machine.usable_cpus()}
+
+
+def advice_record(*, func: str, items: str, params: dict[str, Any], start_method: str,
+                  workers: int, **hashes: str) -> dict[str, Any]:
+    """:meth:`Advice.to_dict` of the advisor on ``func`` over ``items(**params)`` (run in a
+    fresh interpreter by :func:`load_advice`; ``hashes`` only key the cache)."""
     from mpguide.advisor import advise
 
-    workload = WORKLOADS[name]
+    del hashes
     methods = None if start_method == "all" else [start_method]
-    return advise(workload.func, workload.items(), start_methods=methods).to_dict()
+    return advise(executors.resolve_target(func),
+                  executors.resolve_target(items)(**params), start_methods=methods,
+                  max_workers=workers).to_dict()
 
 
-def load_advice(name: str, start_methods: str = "all") -> Any:
-    """The advisor's :class:`~mpguide.advisor.Advice` on workload ``name``, computed in a fresh
-    interpreter (so a script or notebook never starts processes itself) and cached.
-
-    ``start_methods="all"`` predicts every start method of the platform, otherwise one.
-    """
-    from mpguide import runner
+def load_advice(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str | None = None,
+                params: dict[str, Any] | None = None, start_methods: str = "all") -> Advice:
+    """The advisor's :class:`~mpguide.advisor.Advice` on ``func`` over ``items(**params)``
+    (or on the validation workload named ``func``), computed in a fresh interpreter (so a
+    script or notebook never starts processes itself) and cached."""
     from mpguide.advisor import Advice
-    from mpguide.cache import ResultCache
 
-    data = ResultCache().get_or_measure(
-        "advisor-advice", {"name": name, "start_method": start_methods},
-        lambda **kw: runner.run_fresh(f"{__name__}:advice_record", kw, timeout=300))
-    return Advice.from_dict(data)
+    if items is None:
+        workload = WORKLOADS[str(func)]
+        func, items = workload.func, workload.items
+    return Advice.from_dict(run_cached(ADVICE, f"{__name__}:advice_record",
+                                       advice_params(func, items, params, start_methods),
+                                       timeout=300))
+
+
+def validation_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """Tidy rows of one :func:`measure_workload` result: one per measured configuration.
+
+    Columns: ``workload``, ``shape``, ``kind`` (``serial``, ``sweep``, ``pool-default``,
+    ``joblib-auto`` (cold workers), ``joblib-auto-warm``, ``recommended``), ``tool``,
+    ``workers``, ``chunksize``, ``measured_s`` (median), ``predicted_s``, ``error``
+    (relative, signed), ``advise_s``, ``recommended_tool`` and the machine metadata
+    (``meta_*``).
+    """
+    import pandas as pd
+
+    df = pd.DataFrame([{**r, "advise_s": result["advise_s"],
+                        "recommended_tool": result["advice"]["recommendation"]["tool"],
+                        **{f"meta_{k}": v for k, v in result["metadata"].items()}}
+                       for r in result["records"]])
+    df["error"] = (df["predicted_s"] - df["measured_s"]) / df["measured_s"]
+    return df
+
+
+def validate(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
+             params: dict[str, Any] | None = None, *, start_method: str | None = None,
+             repeats: int | None = None) -> pd.DataFrame:
+    """Predicted against measured for ``func`` over ``items(**params)``: the validation of
+    :func:`measure_workload`, in a fresh interpreter, cached (:func:`validation_frame`)."""
+    return _validated(validation_params(func, items, params, start_method=start_method,
+                                        repeats=repeats))
+
+
+def _validated(declared: dict[str, Any]) -> pd.DataFrame:
+    return validation_frame(run_cached(EXPERIMENT, f"{__name__}:measure_workload", declared,
+                                       timeout=600))
 
 
 def load_validation(names: Sequence[str] | None = None, start_method: str | None = None,
                     repeats: int | None = None) -> pd.DataFrame:
-    """Tidy validation records of every workload (cached): one row per measured configuration.
-
-    Columns: ``workload``, ``shape``, ``kind`` (``serial``, ``sweep``, ``pool-default``,
-    ``joblib-auto`` (cold workers), ``joblib-auto-warm``, ``recommended``), ``tool``,
-    ``workers``, ``chunksize``, ``measured_s`` (median), ``predicted_s``, ``error`` (relative,
-    signed), ``advise_s`` and the machine metadata.
-    """
+    """:func:`validate` on every validation workload (or those named), concatenated."""
     import pandas as pd
 
-    from mpguide import runner
-    from mpguide.cache import ResultCache
-
-    method = config.validate_start_method(start_method or config.start_method())
-    repeats = config.scaled(5, 3) if repeats is None else repeats
-    cache = ResultCache()
-    frames = []
-    for name in names or list(WORKLOADS):
-        params = {"name": name, "start_method": method, "repeats": repeats}
-        result = cache.get_or_measure(
-            EXPERIMENT, params,
-            lambda **kw: runner.run_fresh(f"{__name__}:measure_workload", kw, timeout=600))
-        rows = [{**r, "advise_s": result["advise_s"],
-                 "recommended_tool": result["advice"]["recommendation"]["tool"],
-                 **{f"meta_{k}": v for k, v in result["metadata"].items()}}
-                for r in result["records"]]
-        frames.append(pd.DataFrame(rows))
-    df = pd.concat(frames, ignore_index=True)
-    df["error"] = (df["predicted_s"] - df["measured_s"]) / df["measured_s"]
-    return df
+    return pd.concat([_validated(declared)
+                      for declared in plan_validation(names, start_method, repeats)],
+                     ignore_index=True)
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:

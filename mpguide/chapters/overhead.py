@@ -1,22 +1,27 @@
 """Chapter 1, "Where a Pool's time goes": what a Pool costs before any work is done.
 
-Two experiments, each measured once per machine and cached (:class:`mpguide.cache.ResultCache`),
-each read back as a tidy DataFrame by a ``load_*`` function that the gallery, the guide page and
-the claims all share:
+Each experiment is declared here once, with worker counts from
+:func:`mpguide.machine.usable_cpus` (the seed article's quoted ``Pool(4)`` aside), built by a
+function that does not run it (``plan_*``, ``*_params``, ``*_experiment``) and read back by a
+``load_*`` function that the gallery, the guide pages and the claims all share. Each goes
+through the kit's one lifecycle: :class:`mpguide.experiment.Experiment` for a function over
+items, :func:`mpguide.experiment.run_cached` for the rest (fresh interpreter or plain script,
+cache, re-import guard):
 
-* :func:`load_startup`: ``Pool`` start+stop per start method, timed inside a plain generated
-  script whose ``__main__`` imports only the stdlib (``"light"``) or numpy and pandas
-  (``"numpy+pandas"``): spawn and forkserver children re-import that ``__main__``.
+* :func:`load_startup`: ``Pool`` start+stop per start method, timed inside plain generated
+  scripts whose ``__main__`` imports only the stdlib (``"light"``) or numpy and pandas
+  (``"numpy+pandas"``): spawn and forkserver children re-import that ``__main__``. The guide's
+  one measurement of pool start+stop; other chapters import it.
 * :func:`load_dispatch`: what one task costs to send and get back (``apply_async`` round trip,
-  ``map`` per item at chunksize 1 and at Pool's default chunksize) next to a plain call.
+  ``map`` per item at several chunksizes) next to a plain call.
+* :func:`load_seed_tiny_tasks`: the "do almost nothing" benchmark of the seed article *How to
+  Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead* in the article's own
+  setup (``Pool(4)``, chunksize 1, start included); :func:`load_tiny_tasks`: the same items
+  through this machine's cores.
 
-What those costs mean against the work of each task (the break-even task duration, the seed
-article's tiny tasks, one ``Pool.map`` run split into its phases) is measured by
-:mod:`mpguide.chapters.task_duration`, the second module of this chapter. The plumbing here
-(:func:`_cached`, :func:`_fresh`) serves both.
-
-The dispatch experiment runs through :func:`mpguide.runner.run_fresh`, so the numbers describe
-a plain script, not a Sphinx or Jupyter process.
+What those costs mean against the work of each task (the break-even task duration, one
+``Pool.map`` run split into its phases) is measured by :mod:`mpguide.chapters.task_duration`,
+the second module of this chapter.
 
 Examples
 --------
@@ -25,19 +30,30 @@ Examples
 ('overhead', 'guide/01-overhead')
 >>> sorted(overhead.MAINS)
 ['light', 'numpy+pandas']
+>>> sorted(overhead.plan_startup(["spawn"], ["light"])[0])
+['main', 'pools_per_run', 'runs', 'start_method', 'workers']
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, machine, plotting, pools, probes, runner, timing, workloads
-from mpguide.cache import ResultCache
+from mpguide import (
+    claims,
+    config,
+    executors,
+    machine,
+    plotting,
+    pools,
+    probes,
+    runner,
+    timing,
+    workloads,
+)
+from mpguide.experiment import Experiment, Result, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,42 +67,29 @@ CHAPTER = claims.Chapter(
 #: What the generated script's ``__main__`` imports, per kind of main.
 MAINS = {"light": "", "numpy+pandas": "import numpy\nimport pandas\n"}
 
+#: Cache name and target of the start+stop experiment (:func:`measure_startup`).
+STARTUP, STARTUP_TARGET = "overhead-startup", f"{__name__}:measure_startup"
+#: Cache name and target of the dispatch experiment (:func:`measure_dispatch`).
+DISPATCH, DISPATCH_TARGET = "overhead-dispatch", f"{__name__}:measure_dispatch"
+#: Cache names of the tiny-task experiments (:func:`seed_tiny_tasks_experiment`,
+#: :func:`tiny_tasks_experiment`).
+SEED_TINY_TASKS, TINY_TASKS = "overhead-seed-tiny-tasks", "overhead-tiny-tasks"
 
-def usable_workers() -> int:
-    """Workers the chapter's pools use: the cores this process may run on."""
-    return machine.usable_cpus()
-
-
-def _metadata(start_method: str, where: str) -> dict[str, Any]:
-    meta = machine.collect_metadata()
-    meta["start_method"] = start_method
-    meta["measured_in"] = where
-    return meta
-
-
-def _cached(experiment: str, params: dict[str, Any], measure: Callable[..., Any]) -> Any:
-    """``measure(**params)``, cached; the mode joins the key so quick and full entries live
-    in separate files."""
-    def measure_params(mode: str, **kwargs: Any) -> Any:
-        return measure(**kwargs)
-
-    cache, key = ResultCache(), {**params, "mode": config.mode()}
-    if multiprocessing.parent_process() is not None:
-        # A spawn or forkserver worker re-imports the script that started its pool and so
-        # re-runs that script's measurement cells: it reads what the parent measured, even
-        # under MPGUIDE_FRESH=1, instead of measuring again in every worker.
-        cached = cache.load(experiment, key)
-        if cached is not None:
-            return cached
-    return cache.get_or_measure(experiment, key, measure_params)
-
-
-def _records_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    return timing.frame([timing.Measurement.from_dict(r) for r in records])
+#: The seed article's tiny-task setup, quoted as published: Pool(4), 50,000 items.
+SEED_WORKERS, SEED_ITEMS = 4, 50_000
+SEED_TITLE = "How to Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead"
 
 
 def _method(start_method: str | None) -> str:
     return config.validate_start_method(start_method or config.start_method())
+
+
+def _frame(records: Sequence[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    if not records:
+        return pd.DataFrame(columns=columns)
+    return timing.frame([timing.Measurement.from_dict(r) for r in records])
 
 
 # --- Pool start+stop --------------------------------------------------------------------------
@@ -122,12 +125,13 @@ def run_script(main: str, args: dict[str, Any], timeout: float) -> Any:
 
 def measure_startup(start_method: str, *, main: str, workers: int, runs: int,
                     pools_per_run: int) -> list[dict[str, Any]]:
-    """Time ``pools_per_run`` Pool start+stops in each of ``runs`` fresh scripts.
+    """Time ``pools_per_run`` Pool start+stops in each of ``runs`` fresh plain scripts.
 
     One start+stop is ``with Pool(workers) as p: p.map(noop, range(workers))``, closed and
     joined. The first pool of a script also pays one-off costs (forkserver starts its server
     and imports ``__main__`` there); later pools in the same script do not, so the two are
-    recorded separately (``pool`` = ``"first"`` / ``"later"``).
+    recorded separately (``pool`` = ``"first"`` / ``"later"``). It starts its own scripts, so
+    :func:`load_startup` runs it through ``run_cached(..., fresh=False)``.
     """
     args = {"start_method": start_method, "workers": workers, "count": pools_per_run,
             "timeout": config.DEFAULT_TIMEOUT}
@@ -136,25 +140,51 @@ def measure_startup(start_method: str, *, main: str, workers: int, runs: int,
         samples = run_script(main, args, timeout=config.DEFAULT_TIMEOUT * 2)
         first.append(samples[0])
         later.extend(samples[1:])
-    meta = _metadata(start_method, f"plain script, {main} __main__")
+    meta = {**machine.collect_metadata(), "start_method": start_method,
+            "measured_in": f"plain script, {main} __main__"}
     params = {"start_method": start_method, "main": main, "workers": workers}
     return [timing.Measurement("pool start+stop", tuple(samples),
                                params={**params, "pool": which}, metadata=meta).to_dict()
             for which, samples in (("first", first), ("later", later)) if samples]
 
 
+def plan_startup(start_methods: Sequence[str] | None = None,
+                 mains: Sequence[str] = tuple(MAINS)) -> list[dict[str, Any]]:
+    """The ``run_cached`` params of :func:`load_startup`: one dict per start method and main,
+    ``Pool(usable cores)``, not run.
+
+    Examples
+    --------
+    >>> [p["main"] for p in plan_startup(["spawn"])]
+    ['light', 'numpy+pandas']
+    """
+    methods = start_methods or config.available_start_methods()
+    return [{"start_method": config.validate_start_method(method), "main": main,
+             "workers": machine.usable_cpus(), "runs": config.scaled(5, 1), "pools_per_run": 2}
+            for method in methods for main in mains]
+
+
+def startup_frame(runs: Iterable[Sequence[Mapping[str, Any]] | None]) -> pd.DataFrame:
+    """Tidy rows of :func:`measure_startup` results, one list of records per ``run_cached``
+    call: one row per start method, main, first/later pool and sample; ``seconds`` (also as
+    ``value``) plus the machine metadata. ``None`` (a re-importing worker's cache miss) adds
+    no rows."""
+    records = [record for run in runs for record in run or ()]
+    df = _frame(records, ["start_method", "main", "pool", "workers", "value"])
+    df["seconds"] = df["value"]
+    return df
+
+
 def load_startup(start_methods: Sequence[str] | None = None,
                  mains: Sequence[str] = tuple(MAINS)) -> pd.DataFrame:
-    """Pool start+stop seconds: one row per start method, main, first/later pool and repeat."""
-    methods = start_methods or config.available_start_methods()
-    records = []
-    for method in methods:
-        for main in mains:
-            params = {"start_method": config.validate_start_method(method), "main": main,
-                      "workers": usable_workers(), "runs": config.scaled(5, 1),
-                      "pools_per_run": 2}
-            records += _cached("overhead-startup", params, measure_startup)
-    return _records_frame(records)
+    """Pool start+stop seconds (:func:`plan_startup`, measured once and cached).
+
+    Columns: ``start_method``, ``main`` (``"light"`` / ``"numpy+pandas"``), ``pool``
+    (``"first"`` / ``"later"``), ``workers``, ``seconds`` and ``value`` (the same number),
+    ``measured_in`` and the machine metadata; one row per sample.
+    """
+    return startup_frame(run_cached(STARTUP, STARTUP_TARGET, params, fresh=False)
+                         for params in plan_startup(start_methods, mains))
 
 
 def startup_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -175,14 +205,34 @@ def measure_dispatch(start_method: str, *, workers: int) -> list[dict[str, Any]]
     The pool figures come from :func:`mpguide.probes.apply_round_trip` and
     :func:`mpguide.probes.map_item_overhead` (warm pools; per-item overhead beyond the plain
     loop, by chunksize); the plain call of :func:`workloads.noop` is timed beside them. Runs in
-    the calling process; :func:`load_dispatch` calls it in a fresh interpreter.
+    the calling process; :func:`load_dispatch` runs it in a fresh interpreter.
     """
-    meta = _metadata(start_method, "fresh interpreter")
+    meta = {**machine.collect_metadata(), "start_method": start_method,
+            "measured_in": "fresh interpreter"}
     call = timing.measure(workloads.noop, 0, name="plain call",
                           params={"start_method": start_method, "workers": 0, "chunksize": 0})
     trip = probes.apply_round_trip(start_method, workers)
     per_item = probes.map_item_overhead(probes.CHUNKSIZES, start_method, workers)
     return [m.with_metadata(meta).to_dict() for m in (call, trip, *per_item)]
+
+
+def dispatch_params(start_method: str | None = None) -> dict[str, Any]:
+    """The ``run_cached`` params of :func:`load_dispatch` (usable cores), not run.
+
+    Examples
+    --------
+    >>> sorted(dispatch_params("spawn"))
+    ['start_method', 'workers']
+    """
+    return {"start_method": _method(start_method), "workers": machine.usable_cpus()}
+
+
+def dispatch_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Tidy rows of :func:`measure_dispatch` records (``chunksize`` 0 where it does not
+    apply)."""
+    df = _frame(records, ["name", "chunksize", "value"])
+    df["chunksize"] = df["chunksize"].fillna(0).astype(int)
+    return df
 
 
 def load_dispatch(start_method: str | None = None) -> pd.DataFrame:
@@ -192,19 +242,8 @@ def load_dispatch(start_method: str | None = None) -> pd.DataFrame:
     ``name`` is ``plain call``, ``apply_round_trip`` or ``map_item_overhead``; ``chunksize`` is
     0 where it does not apply.
     """
-    params = {"start_method": _method(start_method), "workers": usable_workers()}
-    df = _records_frame(_cached("overhead-dispatch", params, _fresh(measure_dispatch)))
-    df["chunksize"] = df["chunksize"].fillna(0).astype(int)
-    return df
-
-
-def _fresh(measure: Callable[..., Any]) -> Callable[..., Any]:
-    """``measure(**params)`` (a function of a chapter module), run in a fresh interpreter."""
-    return functools.partial(_run_fresh, f"{measure.__module__}:{measure.__qualname__}")
-
-
-def _run_fresh(target: str, **params: Any) -> Any:
-    return runner.run_fresh(target, params)
+    return dispatch_frame(run_cached(DISPATCH, DISPATCH_TARGET, dispatch_params(start_method))
+                          or [])
 
 
 def dispatch_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -215,23 +254,87 @@ def dispatch_summary(df: pd.DataFrame) -> pd.DataFrame:
     return out[["name", "chunksize", "median_us", "iqr_us", "n"]]
 
 
+# --- the seed article's tiny-task benchmark ---------------------------------------------------
+
+
+def tiny_items() -> list[int]:
+    """The seed benchmark's items: ``range(50_000)`` (5,000 in quick mode)."""
+    return list(range(config.scaled(SEED_ITEMS, 5_000)))
+
+
+def seed_tiny_tasks_experiment(start_method: str | None = None) -> Experiment:
+    """The seed article's benchmark in its own setup, not run: ``noop`` over
+    :func:`tiny_items` through the article's ``Pool(4)`` at chunksize 1 and at Pool's default,
+    each timed whole (``with Pool(4)`` block, start and stop included) as the article does."""
+    return Experiment(SEED_TINY_TASKS, workloads.noop, tiny_items(), [
+        executors.Pool(SEED_WORKERS, chunksize=1, start_method=start_method),
+        executors.Pool(SEED_WORKERS, start_method=start_method)])
+
+
+def tiny_tasks_experiment(start_method: str | None = None) -> Experiment:
+    """The same items on this machine's usable cores, not run: ``Pool`` at chunksize 1 and at
+    its default, and ``ProcessPoolExecutor``, start and stop included."""
+    workers = machine.usable_cpus()
+    return Experiment(TINY_TASKS, workloads.noop, tiny_items(), [
+        executors.Pool(workers, chunksize=1, start_method=start_method),
+        executors.Pool(workers, start_method=start_method),
+        executors.ProcessPool(workers, start_method=start_method)])
+
+
+def load_seed_tiny_tasks(start_method: str | None = None) -> Result:
+    """The seed benchmark, article's ``Pool(4)`` (:func:`seed_tiny_tasks_experiment`)."""
+    return seed_tiny_tasks_experiment(start_method).run()
+
+
+def load_tiny_tasks(start_method: str | None = None) -> Result:
+    """The seed benchmark's items on the usable cores (:func:`tiny_tasks_experiment`)."""
+    return tiny_tasks_experiment(start_method).run()
+
+
+def tiny_tasks_table(result: Result) -> pd.DataFrame:
+    """:meth:`Result.table` with the time per item (µs) and the multiple of the loop's time."""
+    table = result.table()
+    frame = result.frame()
+    items = frame.drop_duplicates("label").set_index("label")["items"] if len(frame) else {}
+    table["per_item_us"] = table["median_s"] / table["label"].map(items) * 1e6
+    table["x_loop"] = 1 / table["speedup"]
+    return table
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for prose: ``"38 µs"``, ``"1.2 ms"``, or ``"no measured duration"`` for nan.
+
+    Examples
+    --------
+    >>> format_duration(3.8e-5), format_duration(1.23e-3), format_duration(2.5)
+    ('38 µs', '1.2 ms', '2.5 s')
+    >>> format_duration(float("nan"))
+    'no measured duration'
+    """
+    if not math.isfinite(seconds):
+        return "no measured duration"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2g} µs" if seconds < 1e-5 else f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
 # --- figures ----------------------------------------------------------------------------------
-
-
-def _caption(fig: Figure, df: pd.DataFrame, start_method: str | None = None) -> Figure:
-    return plotting.add_caption(fig, df, start_method)
 
 
 def plot_startup(df: pd.DataFrame) -> Figure:
     """Bars: median Pool start+stop (ms) per start method, for each main and first/later pool."""
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    if df.empty:  # a worker re-importing its parent's script: nothing to draw
+        return fig
     summary = startup_summary(df)
     groups = [(m, p) for m in MAINS for p in ("first", "later")
               if ((summary["main"] == m) & (summary["pool"] == p)).any()]
     methods = list(dict.fromkeys(summary["start_method"]))
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
-    width = 0.8 / len(groups)
+    width = 0.8 / max(1, len(groups))
     for g, (main, which) in enumerate(groups):
         part = summary[(summary["main"] == main) & (summary["pool"] == which)]
         part = part.set_index("start_method").reindex(methods)
@@ -243,7 +346,28 @@ def plot_startup(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("Pool start + stop (ms, median, log scale)")
     ax.set_title(f"Starting and stopping a Pool({int(df['workers'].iloc[0])})")
     ax.legend(fontsize=8)
-    return _caption(fig, df, "fork, spawn, forkserver")
+    return plotting.add_caption(fig, df, ", ".join(methods))
+
+
+def plot_tiny_tasks(df: pd.DataFrame, title: str | None = None) -> Figure:
+    """Bars: seconds per label of a tiny-task :meth:`Result.frame` (median, IQR error bars,
+    log scale), titled ``title`` (default: how many items)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
+    if df.empty:  # a worker re-importing its parent's script: nothing to draw
+        return fig
+    summary = timing.summarize(df, ["label"], value="seconds")
+    bars = ax.barh(summary["label"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
+                   color=["0.5", "tab:red", "tab:blue", "tab:green"][: len(summary)])
+    ax.bar_label(bars, labels=[f" {format_duration(v)}" for v in summary["median"]],
+                 fontsize=8, padding=4)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlim(summary["median"].min() / 3, summary["median"].max() * 8)
+    ax.set_xlabel("seconds (median, log scale; pool start and stop included)")
+    ax.set_title(title or f"{int(df['items'].iloc[0]):,} items through each executor")
+    return plotting.add_caption(fig, df)
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -260,13 +384,14 @@ def _startup_ms(summary: pd.DataFrame, method: str, main: str, pool: str = "firs
                         "twice as much under spawn as under fork ({spawn_ms:.0f} ms vs "
                         "{fork_ms:.1f} ms, {ratio:.1f}x).")
 def _spawn_starts_slower() -> claims.Evidence:
-    summary = startup_summary(load_startup())
+    df = load_startup()
+    summary = startup_summary(df)
     spawn, fork = _startup_ms(summary, "spawn", "light"), _startup_ms(summary, "fork", "light")
     ratio = spawn / fork
     return claims.Evidence(
         holds=ratio >= 2, values={"spawn_ms": spawn, "fork_ms": fork, "ratio": ratio},
-        evidence=f"Median of the first Pool({usable_workers()}) in fresh scripts: spawn "
-                 f"{spawn:.1f} ms, fork {fork:.1f} ms." if math.isfinite(ratio) else
+        evidence=f"Median of the first Pool({int(df['workers'].iloc[0])}) in fresh scripts: "
+                 f"spawn {spawn:.1f} ms, fork {fork:.1f} ms." if math.isfinite(ratio) else
                  "fork or spawn is not available on this platform.")
 
 
@@ -301,3 +426,34 @@ def _round_trip_costs_more() -> claims.Evidence:
         holds=trip > per_item, values={"round_trip_us": trip, "map_us": per_item},
         evidence=f"Medians: plain call {summary['plain call', 0] * 1e3:.0f} ns, round trip "
                  f"{trip:.1f} µs; map overhead per item by chunksize: {by_chunk}.")
+
+
+def _seed_ratios(result: Result) -> tuple[float, float]:
+    """Median seconds of the article's Pool(4) at chunksize 1 and at its default, over the
+    loop's."""
+    table = result.table().set_index("label")
+    loop = float(table.loc[table["tool"] == "loop", "median_s"].iloc[0])
+    pool = table[table["tool"] == "pool"]
+    chunk1 = float(pool.loc[pool["chunksize"] == 1, "median_s"].iloc[0])
+    batched = float(pool.loc[pool["chunksize"].isna(), "median_s"].iloc[0])
+    return chunk1 / loop, batched / loop
+
+
+@claims.claim("seed-tiny-tasks-lose", chapter=CHAPTER,
+              statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
+                        "the article's Pool({workers}), pool start included) the Pool is more "
+                        "than 10x slower than the loop at chunksize 1 ({ratio:.0f}x), and still "
+                        "slower at Pool's default chunksize ({batched_ratio:.0f}x).")
+def _seed_tiny_tasks_lose() -> claims.Evidence:
+    result = load_seed_tiny_tasks()
+    table = result.table()
+    ratio, batched_ratio = _seed_ratios(result)
+    listing = ", ".join(f"{label} {format_duration(s)}"
+                        for label, s in zip(table["label"], table["median_s"], strict=True))
+    return claims.Evidence(
+        holds=ratio > 10 and batched_ratio > 1,
+        values={"items": int(result.frame()["items"].iloc[0]), "workers": SEED_WORKERS,
+                "ratio": ratio, "batched_ratio": batched_ratio},
+        evidence=f"Medians: {listing}. Pool({SEED_WORKERS}) is the article's setup, whatever "
+                 f"the cores of this machine; the article publishes no timing for this "
+                 f"benchmark.")

@@ -1,10 +1,13 @@
 """Chapter 2, "Moving data between processes": ways to send less than the data.
 
-Same plumbing as :mod:`mpguide.chapters.transfer` (which declares the chapter); each way is
-measured against pickling the data with every task, or against one ``memcpy`` of it:
+:mod:`mpguide.chapters.transfer` declares the chapter. Each way is measured against pickling
+the data with every task, or against one ``memcpy`` of it (:func:`mpguide.probes.memcpy`),
+through :func:`mpguide.experiment.run_cached` (fresh interpreter, cache), on pools of the
+usable cores; each ``*_params`` function declares what its ``load_*`` function measures:
 
 * :func:`load_send_less`: heavy state sent with every task, or once per worker by an
-  initializer with only an index per task, as the state grows.
+  initializer with only an index per task, as the state grows: two
+  :class:`~mpguide.experiment.Experiment` per size (:func:`plan_send_less`).
 * :func:`load_shm_handoff` and :func:`load_shared_vs_pickled`: the :mod:`mpguide.shm` helper
   against pickling the array.
 * :func:`load_files`: a path to a parquet, ``.npy`` or memory-mapped file against pickling a
@@ -21,30 +24,29 @@ Examples
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, machine, pools, shm, timing, workloads
+from mpguide import claims, config, executors, machine, pools, probes, shm, timing, workloads
 from mpguide.chapters.transfer import (
     CHAPTER,
     FRESH_TIMEOUT,
     KIB,
     MIB,
-    _cached_fresh,
     _call,
-    _frame,
     _metadata,
     _method,
-    _samples,
-    _timed,
     medians,
+    named,
     ratio,
+    record,
     sizes_label,
 )
+from mpguide.experiment import Experiment, Result, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +59,16 @@ SEED_003_FILES = {"rows": 10_000_000, "pickle": 0.24, "parquet": 0.17}
 #: The shared-memory helper's performance target: handing an array to a worker costs at most
 #: this many times one ``memcpy`` of it (issue 4).
 HANDOFF_TARGET = 1.5
+
+#: Cache names and targets of the ``run_cached`` experiments, as the gallery spells them.
+SEND_LESS, SEND_LESS_TARGET = "transfer-send-less", f"{__name__}:measure_send_less"
+HANDOFF, HANDOFF_TARGET_FUNC = "transfer-shm-handoff", f"{__name__}:measure_shm_handoff"
+SHARED, SHARED_TARGET = "transfer-shared-vs-pickled", f"{__name__}:measure_shared_vs_pickled"
+FILES, FILES_TARGET = "transfer-files", f"{__name__}:measure_files"
+
+
+def _frame(name: str, target: str, params: dict[str, Any]) -> pd.DataFrame:
+    return Result.from_dict(run_cached(name, target, params, timeout=FRESH_TIMEOUT)).frame()
 
 
 # --- worker functions (pickled by reference: every start method imports them from here) ------
@@ -117,62 +129,105 @@ def memmap_rows(path: str) -> int:
 
 def send_less_sizes() -> list[int]:
     """State sizes of :func:`load_send_less` (bytes)."""
-    return [64 * KIB, MIB, 16 * MIB] if not config.quick_mode() else [64 * KIB, 2 * MIB]
+    return config.scaled([64 * KIB, MIB, 16 * MIB], [64 * KIB, 2 * MIB])
 
 
-def measure_send_less(start_method: str, sizes: list[int], tasks: int, workers: int,
-                      repeats: int) -> list[dict[str, Any]]:
-    """Seconds for ``tasks`` lookups in a float64 state of each size through
-    ``Pool(workers)`` (start and stop included, where the initializer's cost lands): state
-    pickled with every task, or once per worker by an initializer and an index per task."""
+def send_less_params(start_method: str | None = None) -> dict[str, Any]:
+    """What :func:`load_send_less` measures (``run_cached`` params of
+    :func:`measure_send_less`): a ``Pool`` of the usable cores.
+
+    Examples
+    --------
+    >>> sorted(send_less_params("spawn"))
+    ['repeats', 'sizes', 'start_method', 'tasks', 'workers']
+    """
+    return {"start_method": _method(start_method), "sizes": send_less_sizes(),
+            "tasks": config.scaled(64, 16), "workers": machine.usable_cpus(),
+            "repeats": config.scaled(3, 2)}
+
+
+def state_of(nbytes: int) -> Any:
+    """The float64 state of ``nbytes`` bytes the tasks look up."""
     import numpy as np
 
-    meta = _metadata(start_method)
-    records = []
+    return np.arange(nbytes // 8, dtype=np.float64)
+
+
+def state_tasks(nbytes: int, tasks: int) -> list[tuple[Any, int]]:
+    """``(state, index)`` per task: the state pickled with every task."""
+    state = state_of(nbytes)
+    return [(state, i) for i in range(tasks)]
+
+
+def index_tasks(nbytes: int, tasks: int) -> list[int]:
+    """An index per task (the state comes once per worker, from the initializer)."""
+    return list(range(tasks))
+
+
+def plan_send_less(workers: int, start_method: str,
+                   state: Any = None) -> dict[str, executors.Pool]:
+    """The pool of each way: chunksize 1, and :func:`install_state` with ``state`` as the
+    initializer of the second (the spec then holds the array: it runs in this process)."""
+    return {
+        "state with every task": executors.Pool(workers, chunksize=1,
+                                                start_method=start_method),
+        "initializer + index": executors.Pool(
+            workers, chunksize=1, start_method=start_method,
+            initializer=f"{__name__}:install_state", initargs=(state,)),
+    }
+
+
+@contextlib.contextmanager
+def _state_installed(state: Any) -> Iterator[None]:
+    """The state installed here too, for the loop that checks the pool's results."""
+    install_state(state)
+    try:
+        yield
+    finally:
+        WORKER_STATE.pop("state", None)
+
+
+def measure_send_less(start_method: str, *, sizes: list[int], tasks: int, workers: int,
+                      repeats: int) -> dict[str, Any]:
+    """Seconds for ``tasks`` lookups in a float64 state of each size through
+    ``Pool(workers)``, start and stop included (where the initializer's cost lands): the
+    state pickled with every task (:func:`lookup_in` over :func:`state_tasks`), or once per
+    worker by an initializer and an index per task (:func:`lookup_index` over
+    :func:`index_tasks`). One :class:`~mpguide.experiment.Experiment` per way and size, run
+    here (:func:`load_send_less` runs this in a fresh interpreter)."""
+    measurements = []
     for nbytes in sizes:
-        state = np.arange(nbytes // 8, dtype=np.float64)
-        expected = [float(state[i % len(state)]) for i in range(tasks)]
-
-        every_task = functools.partial(_map_fresh_pool, start_method, workers, lookup_in,
-                                       [(state, i) for i in range(tasks)])
-        initializer = functools.partial(_map_fresh_pool, start_method, workers, lookup_index,
-                                        list(range(tasks)), initializer=install_state,
-                                        initargs=(state,))
-        for name, func in (("state with every task", every_task),
-                           ("initializer + index", initializer)):
-            samples = []
-            for _ in range(repeats):  # each run starts its own pool: no warm-up to drop
-                elapsed, result = _timed(func)
-                timing.check_same(expected, result, name)
-                samples.append(elapsed)
-            records.append(_samples(name, samples, {
-                "nbytes": nbytes, "tasks": tasks, "workers": workers,
-                "start_method": start_method}, meta))
-    return records
-
-
-def _map_fresh_pool(start_method: str, workers: int, func: Callable[[Any], Any],
-                    items: list[Any], **pool_kwargs: Any) -> list[Any]:
-    """Start a pool, ``map(func, items, chunksize=1)``, stop it (no pre-flight pickling)."""
-    with pools.bounded_pool(workers, start_method, FRESH_TIMEOUT, **pool_kwargs) as pool:
-        return pools.wait_result(pool.map_async(func, items, chunksize=1), pool, FRESH_TIMEOUT)
+        state = state_of(nbytes)
+        plan = plan_send_less(workers, start_method, state)
+        ways: dict[str, tuple[Callable[[Any], Any], Callable[..., list[Any]]]] = {
+            "state with every task": (lookup_in, state_tasks),
+            "initializer + index": (lookup_index, index_tasks)}
+        with _state_installed(state):
+            for way, (func, items) in ways.items():
+                result = Experiment(f"{SEND_LESS}-{nbytes}", func, items, [plan[way]],
+                                    params={"nbytes": nbytes, "tasks": tasks},
+                                    repeats=repeats, fresh=False, cache=False).run()
+                measurements += [named(m, way if m.params["tool"] == "pool" else "loop",
+                                       way=way, nbytes=nbytes, tasks=tasks)
+                                 for m in result.measurements]
+    return record(SEND_LESS, measurements)
 
 
 def load_send_less(start_method: str | None = None) -> pd.DataFrame:
-    """Seconds per variant (``name``) and state size (``nbytes``), pool start included."""
-    params = {"start_method": _method(start_method), "sizes": send_less_sizes(),
-              "tasks": config.scaled(64, 16), "workers": max(2, machine.usable_cpus()),
-              "repeats": config.scaled(3, 2)}
-    return _frame(_cached_fresh("transfer-send-less", measure_send_less, params))
+    """Seconds per way (``name``; ``loop`` rows: the plain loop of each ``way``) and state
+    size (``nbytes``), pool start included."""
+    return _frame(SEND_LESS, SEND_LESS_TARGET, send_less_params(start_method))
 
 
 def plot_send_less(df: pd.DataFrame) -> Figure:
-    """Seconds against state size for both variants (log-log)."""
+    """Seconds against state size for both ways (log-log)."""
     from mpguide import plotting
 
+    pooled = df[df["tool"] == "pool"]
     fig = plotting.chunksize_plot(
-        df, x="nbytes", hue="name", logy=True, caption=df,
-        title=f"{int(df['tasks'].iloc[0])} tasks needing a lookup in shared state",
+        pooled, x="nbytes", y="seconds", hue="name", logy=True, caption=df,
+        title=f"{int(df['tasks'].iloc[0])} tasks needing a lookup in shared state, "
+              f"Pool({int(pooled['workers'].max())})",
         ylabel="seconds incl. pool start (median, IQR)")
     fig.axes[0].set_xlabel("state size (bytes)")
     return fig
@@ -184,10 +239,8 @@ def plot_send_less(df: pd.DataFrame) -> Figure:
 #: Name of the hand-off through a reused segment (:func:`mpguide.shm.shared_arena`).
 REUSED = "shared_arena (reused)"
 
-#: Back-to-back copies per memcpy sample of the hand-off experiment, best one kept. A fresh
-#: 256 MiB numpy copy swung between 0.1 s and 0.7 s on the 2-core build VM, depending on
-#: whether the kernel had free huge pages at hand (numpy asks for them); a copy right after
-#: another reuses the pages just freed, which is the floor the helper is compared with.
+#: Back-to-back copies per memcpy sample of the hand-off experiment, best one kept
+#: (:func:`mpguide.probes.memcpy` says why).
 MEMCPY_TRIES = 3
 
 
@@ -196,15 +249,29 @@ def handoff_nbytes() -> int:
     return config.scaled(256 * MIB, 16 * MIB)
 
 
-def measure_shm_handoff(start_method: str, nbytes: int, repeats: int) -> list[dict[str, Any]]:
-    """Interleaved samples of handing one array to a warm worker that reads every page:
+def handoff_params(start_method: str | None = None) -> dict[str, Any]:
+    """What :func:`load_shm_handoff` measures per start method (``run_cached`` params).
+
+    Examples
+    --------
+    >>> sorted(handoff_params("spawn"))
+    ['nbytes', 'repeats', 'start_method', 'workers']
+    """
+    return {"start_method": _method(start_method), "nbytes": handoff_nbytes(),
+            "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+
+
+def measure_shm_handoff(start_method: str, *, nbytes: int, workers: int,
+                        repeats: int) -> dict[str, Any]:
+    """Interleaved samples of handing one array to a warm worker of ``Pool(workers)`` that
+    reads every page:
 
     ``memcpy`` (one copy into fresh memory, the floor: best of :data:`MEMCPY_TRIES`
-    back-to-back copies, each freed at once), ``shared_array`` (create the segment,
-    copy once, the worker attaches and reads a byte per page), ``shared_array cleanup`` (close
-    and unlink after), ``shared_arena (reused)`` (the same through a
-    :func:`mpguide.shm.shared_arena` whose segment was created in the warm-up round), and
-    ``pickle`` (the array as an ``apply`` argument).
+    back-to-back copies), ``shared_array`` (create the segment, copy once, the worker
+    attaches and reads a byte per page), ``shared_array cleanup`` (close and unlink after),
+    ``shared_arena (reused)`` (the same through a :func:`mpguide.shm.shared_arena` whose
+    segment was created in the warm-up round), and ``pickle`` (the array as an ``apply``
+    argument).
     """
     import numpy as np
 
@@ -213,52 +280,49 @@ def measure_shm_handoff(start_method: str, nbytes: int, repeats: int) -> list[di
     expected = shm.touch_pages(array)
     samples: dict[str, list[float]] = {"memcpy": [], "shared_array": [],
                                        "shared_array cleanup": [], REUSED: [], "pickle": []}
-    with pools.bounded_pool(1, start_method, FRESH_TIMEOUT) as pool, \
+    with pools.bounded_pool(workers, start_method, FRESH_TIMEOUT) as pool, \
             shm.shared_arena() as arena:
         _call(pool, workloads.noop, 0)
         for repeat in range(repeats + 1):
-            memcpy_s = min(_timed(array.copy)[0] for _ in range(MEMCPY_TRIES))
+            memcpy_s = probes.memcpy(source=array, repeats=1, tries=MEMCPY_TRIES).median
             start = time.perf_counter()
             with shm.shared_array(array) as handle:
                 checksum = _call(pool, shm.touch_pages, handle)
                 handed = time.perf_counter()
             cleaned = time.perf_counter()
-            shared_s, cleanup_s = handed - start, cleaned - handed
             timing.check_same(expected, checksum, "shared-array checksum")
-            start = time.perf_counter()
+            start_reused = time.perf_counter()
             with arena.share(array) as handle:
                 checksum = _call(pool, shm.touch_pages, handle)
-                reused_s = time.perf_counter() - start
+                reused_s = time.perf_counter() - start_reused
             timing.check_same(expected, checksum, "shared-arena checksum")
-            pickle_s, checksum = _timed(functools.partial(_call, pool, shm.touch_pages, array))
+            start_pickle = time.perf_counter()
+            checksum = _call(pool, shm.touch_pages, array)
+            pickle_s = time.perf_counter() - start_pickle
             timing.check_same(expected, checksum, "pickled checksum")
             if repeat:  # the first round warms up
-                samples["memcpy"].append(memcpy_s)
-                samples["shared_array"].append(shared_s)
-                samples["shared_array cleanup"].append(cleanup_s)
-                samples[REUSED].append(reused_s)
-                samples["pickle"].append(pickle_s)
-    params = {"nbytes": nbytes, "start_method": start_method}
-    return [_samples(name, values, params, meta) for name, values in samples.items()]
+                for way, seconds in (("memcpy", memcpy_s), ("shared_array", handed - start),
+                                     ("shared_array cleanup", cleaned - handed),
+                                     (REUSED, reused_s), ("pickle", pickle_s)):
+                    samples[way].append(seconds)
+    params = {"nbytes": nbytes, "start_method": start_method, "workers": workers}
+    return record(HANDOFF, [
+        timing.Measurement(way, tuple(values), params={**params, "name": way}, metadata=meta)
+        for way, values in samples.items()])
 
 
 def load_shm_handoff(start_methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Seconds per way (``name``) of handing an array to a worker, per start method."""
-    methods = list(start_methods or config.available_start_methods())
-    frames = [
-        _frame(_cached_fresh("transfer-shm-handoff", measure_shm_handoff,
-                             {"start_method": _method(m), "nbytes": handoff_nbytes(),
-                              "repeats": config.scaled(5, 2)}))
-        for m in methods
-    ]
     import pandas as pd
 
-    return pd.concat(frames, ignore_index=True)
+    methods = list(start_methods or config.available_start_methods())
+    return pd.concat([_frame(HANDOFF, HANDOFF_TARGET_FUNC, handoff_params(m))
+                      for m in methods], ignore_index=True)
 
 
 def handoff_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Per start method: median seconds of each way and their multiples of memcpy."""
-    table = df.pivot_table(index="start_method", columns="name", values="value",
+    table = df.pivot_table(index="start_method", columns="name", values="seconds",
                            aggfunc="median")
     table["shared_array_x_memcpy"] = table["shared_array"] / table["memcpy"]
     table["reused_x_memcpy"] = table[REUSED] / table["memcpy"]
@@ -289,8 +353,23 @@ def plot_shm_handoff(df: pd.DataFrame) -> Figure:
     return plotting.add_caption(fig, df, "fork, spawn, forkserver")
 
 
-def measure_shared_vs_pickled(start_method: str, nbytes: int, parts: int, workers: int,
-                              repeats: int) -> list[dict[str, Any]]:
+def shared_vs_pickled_params(start_method: str | None = None) -> dict[str, Any]:
+    """What :func:`load_shared_vs_pickled` measures: a ``Pool`` of the usable cores, four
+    slices per worker (``run_cached`` params).
+
+    Examples
+    --------
+    >>> sorted(shared_vs_pickled_params("spawn"))
+    ['nbytes', 'parts', 'repeats', 'start_method', 'workers']
+    """
+    workers = machine.usable_cpus()
+    return {"start_method": _method(start_method),
+            "nbytes": config.scaled(256 * MIB, 16 * MIB), "parts": 4 * workers,
+            "workers": workers, "repeats": config.scaled(5, 3)}
+
+
+def measure_shared_vs_pickled(start_method: str, *, nbytes: int, parts: int, workers: int,
+                              repeats: int) -> dict[str, Any]:
     """Seconds to sum a float64 array in ``parts`` slices on a warm ``Pool(workers)``: each
     slice pickled as an argument, or one ``shared_array`` and ``(handle, start, stop)`` per
     task (segment creation, copy and cleanup included)."""
@@ -313,24 +392,19 @@ def measure_shared_vs_pickled(start_method: str, nbytes: int, parts: int, worker
             with shm.shared_array(array) as handle:
                 return run(shm.sum_slice, [(handle, a, b) for a, b in bounds])
 
-        records = []
+        measurements = []
         for name, func in (("pickled slices", pickled), ("shared_array + indices", shared)):
             timing.check_same(expected, func(), name)
-            records.append(timing.measure_once(
+            measurements.append(timing.measure_once(
                 func, name=name, repeats=repeats,
-                params={"nbytes": nbytes, "parts": parts, "workers": workers,
-                        "start_method": start_method}, metadata=meta).to_dict())
-    return records
+                params={"name": name, "nbytes": nbytes, "parts": parts, "workers": workers,
+                        "start_method": start_method}, metadata=meta))
+    return record(SHARED, measurements)
 
 
 def load_shared_vs_pickled(start_method: str | None = None) -> pd.DataFrame:
     """Seconds per way (``name``) of summing a big array in slices on a warm pool."""
-    params = {"start_method": _method(start_method),
-              "nbytes": config.scaled(256 * MIB, 16 * MIB), "parts": 8,
-              "workers": max(2, machine.usable_cpus()),
-              "repeats": config.scaled(5, 3)}
-    return _frame(_cached_fresh("transfer-shared-vs-pickled", measure_shared_vs_pickled,
-                                params))
+    return _frame(SHARED, SHARED_TARGET, shared_vs_pickled_params(start_method))
 
 
 # --- 6. files ---------------------------------------------------------------------------------
@@ -341,18 +415,31 @@ def files_rows() -> int:
     return config.scaled(SEED_003_FILES["rows"], 500_000)
 
 
-def measure_files(start_method: str, rows: int, repeats: int) -> list[dict[str, Any]]:
-    """Seconds to get a one-column int64 DataFrame of ``rows`` rows into a warm worker:
-    pickled as the argument, or written to a file (uncompressed parquet via pyarrow,
-    ``.npy``) whose path is sent and which the worker reads (or memory-maps and pages in).
-    Writing the file is included, as in the article."""
+def files_params(start_method: str = "spawn") -> dict[str, Any]:
+    """What :func:`load_files` measures (``run_cached`` params): spawn like the article.
+
+    Examples
+    --------
+    >>> sorted(files_params())
+    ['repeats', 'rows', 'start_method', 'workers']
+    """
+    return {"start_method": _method(start_method), "rows": files_rows(),
+            "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+
+
+def measure_files(start_method: str, *, rows: int, workers: int,
+                  repeats: int) -> dict[str, Any]:
+    """Seconds to get a one-column int64 DataFrame of ``rows`` rows into a warm worker of
+    ``Pool(workers)``: pickled as the argument, or written to a file (uncompressed parquet
+    via pyarrow, ``.npy``) whose path is sent and which the worker reads (or memory-maps and
+    pages in). Writing the file is included, as in the article."""
     import numpy as np
     import pandas as pd
 
     meta = _metadata(start_method)
     frame = pd.DataFrame({"column": np.arange(rows, dtype=np.int64)})
     with tempfile.TemporaryDirectory(prefix="mpguide-files-") as tmp, \
-            pools.bounded_pool(1, start_method, FRESH_TIMEOUT) as pool:
+            pools.bounded_pool(workers, start_method, FRESH_TIMEOUT) as pool:
         parquet, npy = str(Path(tmp, "frame.parquet")), str(Path(tmp, "column.npy"))
 
         def via_parquet() -> int:
@@ -372,22 +459,20 @@ def measure_files(start_method: str, rows: int, repeats: int) -> list[dict[str, 
             "np.memmap of .npy": via_npy(memmap_rows),
         }
         _call(pool, workloads.noop, 0)
-        records = []
+        measurements = []
         for name, func in cases.items():
             timing.check_same(rows, func(), name)
-            records.append(timing.measure_once(
+            measurements.append(timing.measure_once(
                 func, name=name, repeats=repeats,
-                params={"rows": rows, "nbytes": rows * 8, "start_method": start_method},
-                metadata=meta).to_dict())
-    return records
+                params={"name": name, "rows": rows, "nbytes": rows * 8, "workers": workers,
+                        "start_method": start_method}, metadata=meta))
+    return record(FILES, measurements)
 
 
 def load_files(start_method: str = "spawn") -> pd.DataFrame:
     """Seconds per way (``name``) of getting a DataFrame into a worker; spawn like the
     article."""
-    params = {"start_method": _method(start_method), "rows": files_rows(),
-              "repeats": config.scaled(5, 2)}
-    return _frame(_cached_fresh("transfer-files", measure_files, params))
+    return _frame(FILES, FILES_TARGET, files_params(start_method))
 
 
 def files_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -451,7 +536,7 @@ def _shm_handoff_near_memcpy() -> claims.Evidence:
 def _initializer_wins() -> claims.Evidence:
     df = load_send_less()
     size = int(df["nbytes"].max())
-    med = df[df["nbytes"] == size].groupby("name")["value"].median()
+    med = df[df["nbytes"] == size].groupby("name")["seconds"].median()
     factor = ratio(med["state with every task"], med["initializer + index"])
     return claims.Evidence(
         holds=factor >= 2,
@@ -466,7 +551,7 @@ def _initializer_wins() -> claims.Evidence:
                         "segment creation and cleanup included.")
 def _shm_beats_pickled() -> claims.Evidence:
     df = load_shared_vs_pickled()
-    med = df.groupby("name")["value"].median()
+    med = df.groupby("name")["seconds"].median()
     factor = ratio(med["pickled slices"], med["shared_array + indices"])
     return claims.Evidence(
         holds=factor > 1, values={"size": sizes_label(int(df["nbytes"].iloc[0])),

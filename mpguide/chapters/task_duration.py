@@ -1,26 +1,29 @@
 """Chapter 1, "Where a Pool's time goes": the task duration below which a Pool loses.
 
 The second module of the chapter (:mod:`mpguide.chapters.overhead` measures the fixed costs
-and declares the chapter); same plumbing, same tidy ``load_*`` functions:
+and declares the chapter). Every experiment is declared here once, with worker counts from
+:func:`mpguide.machine.usable_cpus`, and runs through the kit's one lifecycle
+(:class:`mpguide.experiment.Experiment` or :func:`mpguide.experiment.run_cached`: fresh
+interpreter, checked, cached); the gallery scripts declare the same experiments in plain
+sight, with the reader's function in place of the default one:
 
-* :func:`load_task_duration`: seconds per item of the plain loop and of ``Pool.map`` (chunksize 1
-  and default) for :func:`mpguide.workloads.spin` tasks of 1 µs to 10 ms; :func:`break_even`
+* :func:`load_task_duration`: seconds per item of the plain loop and of ``Pool.map``
+  (chunksize 1 and default) for :func:`mpguide.workloads.spin` tasks of 1 µs to 10 ms
+  (:func:`task_duration_experiments`, items from :func:`spin_items`); :func:`break_even`
   finds where the Pool starts to win.
-* :func:`load_tiny_tasks`: the "do almost nothing" benchmark of the seed article *How to
-  Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead*.
 * :func:`load_decomposition`: one real ``Pool.map`` run split into compute time in the workers
   and everything else, from per-task stamps of :func:`mpguide.workloads.timed_call`.
-
-Every experiment runs through :func:`mpguide.runner.run_fresh`, so the numbers describe a plain
-script, not a Sphinx or Jupyter process.
 
 Examples
 --------
 >>> from mpguide.chapters import task_duration
 >>> task_duration.break_even([1e-6, 1e-5, 1e-4], [0.1, 1.0, 1.8])
 1e-05
->>> task_duration.format_duration(3.8e-5)
-'38 µs'
+>>> plan = task_duration.task_duration_experiments("spawn")
+>>> list(plan) == list(task_duration.task_durations())
+True
+>>> [spec.label for spec in plan[1e-06].executors][0]
+'loop'
 """
 
 from __future__ import annotations
@@ -28,33 +31,24 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, pools, timing, workloads
-from mpguide.chapters.overhead import (
-    CHAPTER,
-    _cached,
-    _caption,
-    _fresh,
-    _metadata,
-    _method,
-    _records_frame,
-    usable_workers,
-)
-from mpguide.executors import default_chunksize
+from mpguide import claims, config, executors, machine, plotting, pools, timing, workloads
+from mpguide.chapters.overhead import CHAPTER, SEED_TITLE, format_duration
+from mpguide.experiment import Experiment, Result, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-#: Variant labels of the task-duration experiment.
+#: Variant names of the task-duration experiment (from each executor's chunksize).
 LOOP, CHUNK1, DEFAULT = "loop", "pool, chunksize 1", "pool, default chunksize"
 VARIANTS = (LOOP, CHUNK1, DEFAULT)
 
-#: Workers and items of the seed article's tiny-task benchmark (Pool(4), 50,000 items).
-SEED_WORKERS, SEED_ITEMS = 4, 50_000
-SEED_TITLE = "How to Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead"
+#: Cache name of the task-duration experiments (:func:`task_duration_experiments`).
+TASK_DURATION = "overhead-task-duration"
+DECOMPOSITION, DECOMPOSITION_TARGET = "overhead-decomposition", f"{__name__}:measure_decomposition"
 
 
 # --- per-item cost against task duration ------------------------------------------------------
@@ -91,58 +85,86 @@ def calibrate_iterations(seconds: float, rounds: int = 3) -> int:
     return iterations
 
 
-def _items_for(seconds: float, workers: int, budget: float, max_items: int) -> int:
-    return max(8 * workers, min(max_items, round(budget / max(seconds, 1e-9))))
+def spin_items(seconds: float = 1e-4, count: int | None = None) -> list[int]:
+    """Items for :func:`workloads.spin` tasks of about ``seconds`` each, calibrated here.
 
+    ``count`` items (default: as many as the loop runs in about 200 ms, 30 ms in quick mode,
+    at least 8 per usable core and at most 4,000, 600 in quick mode). The items factory of the
+    task-duration and decomposition experiments: it runs where the experiment runs, so the
+    calibration describes that interpreter.
 
-def measure_task_duration(start_method: str, *, workers: int, durations: list[float],
-                          budget: float, max_items: int, repeats: int) -> list[dict[str, Any]]:
-    """Seconds per item of the loop and of ``Pool.map`` over :func:`workloads.spin` tasks.
-
-    For each nominal duration the items are calibrated with :func:`calibrate_iterations`;
-    the parallel result is checked against the serial one first, then the three variants are
-    timed in turn (interleaved, so drift hits all alike) with the pool already running.
+    Examples
+    --------
+    >>> items = spin_items(1e-5, count=3)
+    >>> len(items), len(set(items)), items[0] > 0
+    (3, 1, True)
     """
-    meta = _metadata(start_method, "fresh interpreter")
-    timeout = config.DEFAULT_TIMEOUT
-    out = []
-    with pools.bounded_pool(workers, start_method, timeout) as pool:
-        for nominal in durations:
-            iterations = calibrate_iterations(nominal)
-            items = [iterations] * _items_for(nominal, workers, budget, max_items)
-            chunks = {CHUNK1: 1, DEFAULT: default_chunksize(len(items), workers)}
-            serial = [workloads.spin(i) for i in items]
-            timing.check_same(serial, pool.map_async(workloads.spin, items, 1).get(timeout))
-            runs = {
-                LOOP: lambda items=items: [workloads.spin(i) for i in items],
-                CHUNK1: lambda items=items: pool.map_async(workloads.spin, items, 1).get(timeout),
-                DEFAULT: lambda items=items, c=chunks[DEFAULT]: pool.map_async(
-                    workloads.spin, items, c).get(timeout),
-            }
-            samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
-            for repeat in range(repeats + 1):
-                for variant, run in runs.items():
-                    start = time.perf_counter()
-                    run()
-                    elapsed = time.perf_counter() - start
-                    if repeat:
-                        samples[variant].append(elapsed / len(items))
-            for variant in VARIANTS:
-                params = {"start_method": start_method, "workers": workers, "variant": variant,
-                          "nominal_s": nominal, "iterations": iterations, "items": len(items),
-                          "chunksize": chunks.get(variant, 0)}
-                out.append(timing.Measurement("seconds per item", tuple(samples[variant]),
-                                              unit="s/item", params=params, metadata=meta))
-    return [m.to_dict() for m in out]
+    if count is None:
+        budget, most = config.scaled(200, 30) / 1e3, config.scaled(4000, 600)
+        count = max(8 * machine.usable_cpus(), min(most, round(budget / max(seconds, 1e-9))))
+    return [calibrate_iterations(seconds)] * count
+
+
+def task_duration_experiments(start_method: str | None = None) -> dict[float, Experiment]:
+    """The experiments of :func:`load_task_duration`, one per nominal duration, not run:
+    ``spin`` over :func:`spin_items` through ``Pool(usable cores)`` at chunksize 1 and at its
+    default, timed on started pools (``startup=False``)."""
+    workers = machine.usable_cpus()
+    plan = [executors.Pool(workers, chunksize=1, start_method=start_method),
+            executors.Pool(workers, start_method=start_method)]
+    return {seconds: Experiment(TASK_DURATION, workloads.spin, spin_items, plan,
+                                params={"seconds": seconds}, startup=False)
+            for seconds in task_durations()}
+
+
+def _variant(tool: str, chunksize: Any) -> str:
+    if tool == "loop":
+        return LOOP
+    if tool != "pool":
+        return str(tool)
+    if chunksize is None or math.isnan(chunksize):  # None, or NaN in a frame
+        return DEFAULT
+    return CHUNK1 if chunksize == 1 else f"pool, chunksize {int(chunksize)}"
+
+
+def duration_frame(results: Iterable[tuple[float | None, Result]]) -> pd.DataFrame:
+    """Tidy rows of task-duration results: ``(nominal seconds, result)`` pairs.
+
+    Adds ``nominal_s`` (``None``: the loop's measured seconds per item, for a reader's
+    function), ``variant`` (:data:`VARIANTS`), ``chunksize`` (Pool's default resolved, 0 for
+    the loop) and ``value`` (seconds per item) to :meth:`Result.frame`.
+    """
+    import pandas as pd
+
+    frames = []
+    for nominal, result in results:
+        df = result.frame()
+        if df.empty:
+            continue
+        df["value"] = df["seconds"] / df["items"]
+        df["variant"] = [_variant(t, c) for t, c in zip(df["tool"], df["chunksize"],
+                                                        strict=True)]
+        default = [executors.default_chunksize(int(n), int(w))
+                   for n, w in zip(df["items"], df["workers"], strict=True)]
+        df["chunksize"] = df["chunksize"].astype("object").where(
+            df["chunksize"].notna(), pd.Series(default, index=df.index))
+        df.loc[df["tool"] == "loop", "chunksize"] = 0
+        df["chunksize"] = df["chunksize"].astype(int)
+        df["nominal_s"] = float(df.loc[df["tool"] == "loop", "value"].median()) \
+            if nominal is None else nominal
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["nominal_s", "variant", "workers", "items", "chunksize",
+                                     "value", "seconds"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_task_duration(start_method: str | None = None) -> pd.DataFrame:
-    """Seconds per item of loop, ``map`` chunksize 1 and default, per task duration."""
-    params = {"start_method": _method(start_method), "workers": usable_workers(),
-              "durations": list(task_durations()), "budget": config.scaled(200, 30) / 1e3,
-              "max_items": config.scaled(4000, 600), "repeats": config.scaled(5, 3)}
-    records = _cached("overhead-task-duration", params, _fresh(measure_task_duration))
-    return _records_frame(records)
+    """Seconds per item of loop, ``map`` chunksize 1 and default, per task duration
+    (:func:`task_duration_experiments`, :func:`duration_frame`)."""
+    return duration_frame((seconds, experiment.run())
+                          for seconds, experiment in task_duration_experiments(
+                              start_method).items())
 
 
 def task_duration_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -154,7 +176,7 @@ def task_duration_summary(df: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"nominal_s": [1e-5] * 2, "variant": [LOOP, CHUNK1],
-    ...                    "workers": 2, "items": 100, "chunksize": [0, 1],
+    ...                    "workers": [1, 2], "items": 100, "chunksize": [0, 1],
     ...                    "value": [1e-5, 2e-5]})
     >>> task_duration_summary(df)[["variant", "speedup", "overhead_s"]].to_dict("records")
     [{'variant': 'loop', 'speedup': 1.0, 'overhead_s': 0.0}, {'variant': 'pool, chunksize 1', \
@@ -201,106 +223,60 @@ def break_even(task_s: Sequence[float], speedup: Sequence[float]) -> float:
     return float(math.exp(math.log(t0) + fraction * (math.log(t1) - math.log(t0))))
 
 
-def format_duration(seconds: float) -> str:
-    """A duration for prose: ``"38 µs"``, ``"1.2 ms"``, or ``"no measured duration"`` for nan.
-
-    Examples
-    --------
-    >>> format_duration(3.8e-5), format_duration(1.23e-3), format_duration(2.5)
-    ('38 µs', '1.2 ms', '2.5 s')
-    >>> format_duration(float("nan"))
-    'no measured duration'
-    """
-    if not math.isfinite(seconds):
-        return "no measured duration"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.2g} µs" if seconds < 1e-5 else f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
-    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
-
-
 def break_evens(summary: pd.DataFrame) -> dict[str, float]:
     """:func:`break_even` of each pool variant of :func:`task_duration_summary` (seconds)."""
     return {v: break_even(g["task_s"], g["speedup"])
             for v, g in summary[summary["variant"] != LOOP].groupby("variant", sort=False)}
 
 
-# --- the seed article's tiny-task benchmark ---------------------------------------------------
-
-
-def measure_tiny_tasks(start_method: str, *, workers: int, items: int,
-                       repeats: int) -> list[dict[str, Any]]:
-    """The seed article's "do almost nothing" benchmark: ``noop`` over ``items`` integers.
-
-    ``with Pool(workers) as pool: pool.map(noop, data, chunksize=1)`` timed whole (pool start
-    included, as the article does), next to Pool's default chunksize and the plain loop.
-    """
-    meta = _metadata(start_method, "fresh interpreter")
-    timeout = config.DEFAULT_TIMEOUT
-    data = list(range(items))
-
-    def pooled(chunksize: int | None) -> list[Any]:
-        with pools.bounded_pool(workers, start_method, timeout) as pool:
-            return pools.wait_result(pool.map_async(workloads.noop, data, chunksize), pool,
-                                     timeout)
-
-    timing.check_same(data, pooled(None))
-    runs = {"loop": lambda: [workloads.noop(x) for x in data],
-            f"Pool({workers}), chunksize 1": lambda: pooled(1),
-            f"Pool({workers}), default chunksize": lambda: pooled(None)}
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            samples[name].append(time.perf_counter() - start)
-    chunks = {"loop": 0, f"Pool({workers}), chunksize 1": 1,
-              f"Pool({workers}), default chunksize": default_chunksize(items, workers)}
-    return [timing.Measurement("tiny tasks", tuple(s), params={
-        "start_method": start_method, "workers": 0 if name == "loop" else workers,
-        "variant": name, "items": items, "chunksize": chunks[name]}, metadata=meta).to_dict()
-        for name, s in samples.items()]
-
-
-def load_tiny_tasks(start_method: str | None = None) -> pd.DataFrame:
-    """Seconds for the seed tiny-task benchmark: loop vs ``Pool(4)`` (start included)."""
-    params = {"start_method": _method(start_method), "workers": SEED_WORKERS,
-              "items": config.scaled(SEED_ITEMS, 5000), "repeats": config.scaled(3, 2)}
-    records = _cached("overhead-tiny-tasks", params, _fresh(measure_tiny_tasks))
-    return _records_frame(records)
-
-
 # --- decomposition of one Pool.map run --------------------------------------------------------
 
 
 def decomposition_cases() -> dict[str, dict[str, Any]]:
-    """The runs :func:`load_decomposition` splits: tiny and 1 ms tasks at chunksize 1, and tiny
-    tasks at Pool's default chunksize."""
+    """The runs :func:`load_decomposition` splits: ``spin`` tasks of 10 µs at chunksize 1 and
+    at Pool's default, and 1 ms tasks at chunksize 1 (function, items factory and its params,
+    chunksize)."""
+    func, items = executors.target_of(workloads.spin), executors.target_of(spin_items)
     tiny, slow = config.scaled(2000, 400), config.scaled(200, 40)
     return {
-        "10 µs tasks, chunksize 1": {"nominal_s": 1e-5, "items": tiny, "chunksize": 1},
-        "10 µs tasks, default chunksize": {"nominal_s": 1e-5, "items": tiny, "chunksize": None},
-        "1 ms tasks, chunksize 1": {"nominal_s": 1e-3, "items": slow, "chunksize": 1},
+        "10 µs tasks, chunksize 1": {"func": func, "items": items,
+                                     "params": {"seconds": 1e-5, "count": tiny}, "chunksize": 1},
+        "10 µs tasks, default chunksize": {"func": func, "items": items,
+                                           "params": {"seconds": 1e-5, "count": tiny},
+                                           "chunksize": None},
+        "1 ms tasks, chunksize 1": {"func": func, "items": items,
+                                    "params": {"seconds": 1e-3, "count": slow}, "chunksize": 1},
     }
 
 
-def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, items: int,
+def plan_decomposition(start_method: str | None = None) -> dict[str, dict[str, Any]]:
+    """The ``run_cached`` params of :func:`load_decomposition` per case (usable cores), not
+    run."""
+    method = config.validate_start_method(start_method or config.start_method())
+    return {case: {"start_method": method, "workers": machine.usable_cpus(), **spec}
+            for case, spec in decomposition_cases().items()}
+
+
+def measure_decomposition(start_method: str, *, func: str, items: str | list[Any],
+                          params: Mapping[str, Any], workers: int,
                           chunksize: int | None) -> dict[str, Any]:
     """One whole ``Pool.map`` run with per-task stamps: ``with Pool(workers)`` to joined.
 
-    Returns times relative to the moment before the pool was created: each task's start, end
-    and worker pid (from :func:`workloads.timed_call`), when ``map`` was called and returned,
-    and when the pool was joined (``wall_s``); ``task_s`` is one task's duration in the plain
-    loop run first. The run's results are checked against that loop's before the record is
-    returned (a separate check run would start the pool twice and change what is observed).
+    ``func`` is ``"module:function"``; ``items`` an items factory ``"module:function"``
+    called with ``params``, or the (JSON-ready) items themselves. Returns times relative to
+    the moment before the pool was created: each task's start, end and worker pid (from
+    :func:`workloads.timed_call`), when ``map`` was called and returned, and when the pool was
+    joined (``wall_s``); ``task_s`` is one task's duration in the plain loop run first. The
+    run's results are checked against that loop's before the record is returned (a separate
+    check run would start the pool twice and change what is observed).
     """
     timeout = config.DEFAULT_TIMEOUT
-    work = [calibrate_iterations(nominal_s)] * items
+    function = executors.resolve_target(func)
+    work = list(executors.resolve_target(items)(**params) if isinstance(items, str) else items)
     started = time.perf_counter()
-    serial = [workloads.spin(i) for i in work]
-    task_s = (time.perf_counter() - started) / items
-    task = functools.partial(workloads.timed_call, workloads.spin)
+    serial = [function(i) for i in work]
+    task_s = (time.perf_counter() - started) / max(1, len(work))
+    task = functools.partial(workloads.timed_call, function)
     t0 = time.time()
     with pools.bounded_pool(workers, start_method, timeout) as pool:
         map_start = time.time()
@@ -308,29 +284,30 @@ def measure_decomposition(start_method: str, *, workers: int, nominal_s: float, 
         map_end = time.time()
     wall = time.time() - t0
     timing.check_same(serial, [r[0] for r in results])
-    return {"start_method": start_method, "workers": workers, "nominal_s": nominal_s,
-            "items": items, "chunksize": chunksize or default_chunksize(items, workers),
+    return {"start_method": start_method, "workers": workers, "func": func,
+            "items": len(work), "chunksize": chunksize or executors.default_chunksize(
+                len(work), workers),
             "task_s": task_s, "map_start_s": map_start - t0, "map_end_s": map_end - t0,
             "wall_s": wall,
             "tasks": [[start - t0, end - t0, pid] for _, start, end, pid in results],
-            "metadata": _metadata(start_method, "fresh interpreter")}
+            "metadata": {**machine.collect_metadata(), "start_method": start_method,
+                         "measured_in": "fresh interpreter"}}
 
 
-def load_decomposition(start_method: str | None = None) -> pd.DataFrame:
-    """Per-task rows of each :func:`decomposition_cases` run, run-level columns on every row.
+def decomposition_frame(runs: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:
+    """Per-task rows of :func:`measure_decomposition` records, run-level columns on every row.
 
     Columns: ``case``, ``task``, ``worker`` (0, 1, ... in order of first task), ``pid``,
     ``start_s``, ``end_s`` (relative to pool creation), ``map_start_s``, ``map_end_s``,
-    ``wall_s``, ``workers``, ``items``, ``chunksize``, ``nominal_s``, ``task_s`` (measured in
-    the plain loop) and machine metadata.
+    ``wall_s``, ``workers``, ``items`` (how many), ``chunksize``, ``func``, ``task_s``
+    (measured in the plain loop) and machine metadata.
     """
     import pandas as pd
 
-    method = _method(start_method)
     rows = []
-    for case, spec in decomposition_cases().items():
-        params = {"start_method": method, "workers": usable_workers(), **spec}
-        run = _cached("overhead-decomposition", params, _fresh(measure_decomposition))
+    for case, run in runs.items():
+        if not run:  # a worker re-importing its parent's script, on a cache miss
+            continue
         order: dict[int, int] = {}
         for _, _, pid in sorted(run["tasks"]):
             order.setdefault(pid, len(order))
@@ -338,7 +315,16 @@ def load_decomposition(start_method: str | None = None) -> pd.DataFrame:
         rows += [{"case": case, "task": i, "worker": order[pid], "pid": pid, "start_s": start,
                   "end_s": end, **base, **run["metadata"]}
                  for i, (start, end, pid) in enumerate(run["tasks"])]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=None if rows else ["case", "task", "worker", "start_s",
+                                                         "end_s", "wall_s", "workers"])
+
+
+def load_decomposition(start_method: str | None = None) -> pd.DataFrame:
+    """:func:`decomposition_frame` of every :func:`plan_decomposition` run, each in a fresh
+    interpreter, cached."""
+    return decomposition_frame({
+        case: run_cached(DECOMPOSITION, DECOMPOSITION_TARGET, params)
+        for case, params in plan_decomposition(start_method).items()})
 
 
 #: Categories of :func:`decompose`, in stacking order.
@@ -375,28 +361,41 @@ def decompose(tasks: pd.DataFrame) -> pd.DataFrame:
         rows += [{"case": case, "phase": phase, "seconds": seconds[phase],
                   "share": seconds[phase] / (wall * workers), "wall_s": wall,
                   "workers": workers} for phase in PHASES]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["case", "phase", "seconds", "share", "wall_s",
+                                       "workers"])
 
 
 # --- figures ----------------------------------------------------------------------------------
 
 
-def plot_task_duration(df: pd.DataFrame) -> Figure:
+def plot_task_duration(df: pd.DataFrame, yours: pd.DataFrame | None = None,
+                       label: str = "your function") -> Figure:
     """Left: seconds per item against task duration (log-log); right: speedup over the loop,
-    with the break-even durations marked."""
+    with the break-even durations marked. ``yours``, a :func:`duration_frame` of a reader's
+    function, is drawn as stars (named ``label``) at its own task duration."""
     import matplotlib.pyplot as plt
 
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
+    if df.empty:  # a worker re-importing its parent's script: nothing to draw
+        return fig
     summary = task_duration_summary(df)
     evens = break_evens(summary)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
-    for variant, part in summary.groupby("variant", sort=False):
-        left.loglog(part["task_s"] * 1e6, part["per_item_s"] * 1e6, "o-", label=variant)
+    colors: dict[str, str] = {}
+    for name, part in summary.groupby("variant", sort=False):
+        variant = str(name)
+        line = left.loglog(part["task_s"] * 1e6, part["per_item_s"] * 1e6, "o-", label=variant)
+        colors[variant] = line[0].get_color()
         if variant != LOOP:
             seconds = evens[variant]
-            line = right.semilogx(part["task_s"] * 1e6, part["speedup"], "o-",
-                                  label=f"{variant} (break-even {format_duration(seconds)})")
+            right.semilogx(part["task_s"] * 1e6, part["speedup"], "o-", color=colors[variant],
+                           label=f"{variant} (break-even {format_duration(seconds)})")
             if math.isfinite(seconds):
-                right.axvline(seconds * 1e6, color=line[0].get_color(), lw=1, ls=":")
+                right.axvline(seconds * 1e6, color=colors[variant], lw=1, ls=":")
+    if yours is not None and not yours.empty:
+        mine = task_duration_summary(yours)
+        for name, part in mine[mine["variant"] != LOOP].groupby("variant", sort=False):
+            right.semilogx(part["task_s"] * 1e6, part["speedup"], "*", ms=14,
+                           color=colors.get(str(name), "k"), mec="k", label=f"{label}: {name}")
     left.set_xlabel("task duration (µs, measured by the loop)")
     left.set_ylabel("wall time per item (µs)")
     left.legend(fontsize=8)
@@ -404,27 +403,9 @@ def plot_task_duration(df: pd.DataFrame) -> Figure:
     right.set_xlabel("task duration (µs)")
     right.set_ylabel("speedup over the loop (>1: Pool wins)")
     right.legend(fontsize=8)
-    workers = int(df["workers"].iloc[0])
-    fig.suptitle(f"Pool({workers}).map against the plain loop (pool already running)")
-    return _caption(fig, df)
-
-
-def plot_tiny_tasks(df: pd.DataFrame) -> Figure:
-    """Bars: seconds for the seed tiny-task benchmark per variant (median, IQR error bars)."""
-    import matplotlib.pyplot as plt
-
-    summary = timing.summarize(df, ["variant"])
-    fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
-    bars = ax.barh(summary["variant"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
-                   color=["0.5", "tab:red", "tab:blue"][: len(summary)])
-    ax.bar_label(bars, labels=[f" {format_duration(v)}" for v in summary["median"]],
-                 fontsize=8, padding=4)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlim(summary["median"].min() / 3, summary["median"].max() * 8)
-    ax.set_xlabel("seconds (median, log scale; pool start and stop included)")
-    ax.set_title(f"{int(df['items'].iloc[0]):,} calls of noop(x)")
-    return _caption(fig, df)
+    fig.suptitle(f"Pool({int(df['workers'].max())}).map against the plain loop "
+                 f"(pool already running)")
+    return plotting.add_caption(fig, df)
 
 
 def plot_decomposition(tasks: pd.DataFrame) -> Figure:
@@ -434,6 +415,8 @@ def plot_decomposition(tasks: pd.DataFrame) -> Figure:
 
     cases = list(dict.fromkeys(tasks["case"]))
     fig = plt.figure(figsize=(10, 2.0 * len(cases) + 3.2), layout="constrained")
+    if tasks.empty:  # a worker re-importing its parent's script: nothing to draw
+        return fig
     grid = fig.add_gridspec(len(cases) + 1, 1, height_ratios=[1] * len(cases) + [1.4])
     for row, case in enumerate(cases):
         ax = fig.add_subplot(grid[row])
@@ -464,7 +447,7 @@ def plot_decomposition(tasks: pd.DataFrame) -> Figure:
     bars.set_xlim(0, 100)
     bars.set_xlabel("share of worker time (workers x wall), %")
     bars.legend(ncol=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    return _caption(fig, tasks)
+    return plotting.add_caption(fig, tasks)
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -556,24 +539,3 @@ def _tiny_task_workers_idle() -> claims.Evidence:
                 "compute_pct": shares["compute"] * 100},
         evidence="Shares of workers x wall time: " + ", ".join(
             f"{phase} {shares[phase] * 100:.0f}%" for phase in PHASES) + ".")
-
-
-@claims.claim("seed-tiny-tasks-lose", chapter=CHAPTER,
-              statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
-                        "Pool({workers}), pool start included) the Pool is more than 10x "
-                        "slower than the loop at chunksize 1 ({ratio:.0f}x), and still slower "
-                        "at Pool's default chunksize ({batched_ratio:.0f}x).")
-def _seed_tiny_tasks_lose() -> claims.Evidence:
-    df = load_tiny_tasks()
-    medians = timing.summarize(df, ["variant"]).set_index("variant")["median"]
-    pooled = f"Pool({SEED_WORKERS}), chunksize 1"
-    batched = f"Pool({SEED_WORKERS}), default chunksize"
-    ratio, batched_ratio = medians[pooled] / medians["loop"], medians[batched] / medians["loop"]
-    return claims.Evidence(
-        holds=ratio > 10 and batched_ratio > 1,
-        values={"items": int(df["items"].iloc[0]), "workers": SEED_WORKERS, "ratio": ratio,
-                "batched_ratio": batched_ratio},
-        evidence=f"Loop {format_duration(medians['loop'])}, {pooled} "
-                 f"{format_duration(medians[pooled])}, default chunksize "
-                 f"{format_duration(medians[batched])} (medians). The article publishes no "
-                 f"timing for this benchmark.")

@@ -1,22 +1,24 @@
 """Chapter 2, "Moving data between processes": what pickling and the pipe cost.
 
 Every argument and result of a Pool is pickled, sent through a pipe and unpickled, and every
-worker holds its own copy of what it received. The experiments measure each way of moving
-data, each against the cheapest possible move, one ``memcpy`` of the same bytes. This module
-measures the cost of pickling (and declares the chapter); :mod:`mpguide.chapters.send_less`
-measures the ways to send less (an initializer, shared memory, a file path) and
-:mod:`mpguide.chapters.worker_memory` what each worker holds:
+worker holds its own copy of what it received. Each way of moving data is measured against
+the cheapest possible move, one ``memcpy`` of the same bytes (:func:`mpguide.probes.memcpy`).
+This module declares the chapter and measures pickling; :mod:`mpguide.chapters.send_less`
+the ways to send less, :mod:`mpguide.chapters.worker_memory` what each worker holds:
 
 * :func:`load_pickling`: ``dumps``/``loads`` by payload kind and size for pickle protocol 4
-  (what ``multiprocessing`` uses before Python 3.14), protocol 5 in-band and out-of-band, and
-  cloudpickle (what loky and joblib use).
-* :func:`load_pool_transfer`: one big argument, and one big result, through a warm ``Pool``.
+  (``multiprocessing`` before Python 3.14), protocol 5 in-band and out-of-band, and
+  cloudpickle (loky, joblib); declared by :func:`pickling_params`.
+* :func:`load_pool_transfer`: big arguments (:func:`fat_items`) and big results
+  (:func:`fat_result_items`) through a warm ``Pool`` of the usable cores, one
+  :class:`~mpguide.experiment.Experiment` per kind, size and direction
+  (:func:`pool_transfer_params`, :func:`plan_pool_transfer`).
 * :func:`load_seed003`: the seed article *Python's multiprocessing performance problem*:
-  ``np.sum`` of a large array in a thread pool against a spawn process pool.
+  :func:`array_sum` over :func:`seed003_items` through threads and processes, the article's
+  one worker and this machine's cores (:func:`seed003_experiment`, :func:`plan_seed003`).
 
-Each experiment runs in a fresh interpreter (:func:`mpguide.runner.run_fresh`) and is cached;
-``MPGUIDE_QUICK=1`` shrinks sizes. Worker functions live in the chapter's modules so every
-start method finds them.
+Other experiments go through :func:`mpguide.experiment.run_cached` and return a
+:class:`~mpguide.experiment.Result` record. ``MPGUIDE_QUICK=1`` shrinks sizes.
 
 Examples
 --------
@@ -25,20 +27,21 @@ Examples
 3.0
 >>> transfer.sizes_label(3 * transfer.MIB)
 '3 MiB'
+>>> transfer.array_sum(transfer.seed003_items(1000, 3)[0])
+334
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import pickle
-import time
 from collections.abc import Callable, Sequence
-from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, machine, pools, runner, timing, workloads
-from mpguide.cache import ResultCache
+from mpguide import claims, config, executors, machine, pools, probes, timing, workloads
+from mpguide.experiment import Experiment, Result, run_cached
 from mpguide.timing import Measurement
 
 if TYPE_CHECKING:
@@ -62,6 +65,11 @@ SEED_003_SUM = {"nbytes": GIB, "thread pool": 0.31, "spawn process pool": 1.80}
 #: Serializers of the pickling experiment.
 SERIALIZERS = ("pickle protocol 4", "pickle protocol 5", "pickle 5 out-of-band", "cloudpickle")
 
+#: Cache names and targets of the chapter's :func:`~mpguide.experiment.run_cached`
+#: experiments, as the gallery scripts spell them.
+PICKLING, PICKLING_TARGET = "transfer-pickling", f"{__name__}:measure_pickling"
+POOL_TRANSFER, POOL_TRANSFER_TARGET = "transfer-pool", f"{__name__}:measure_pool_transfer"
+
 
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator``, ``nan`` when the denominator is 0."""
@@ -77,7 +85,9 @@ def sizes_label(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-# --- plumbing ---------------------------------------------------------------------------------
+def medians(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Median ``seconds`` per group, with IQR, as :func:`mpguide.timing.summarize`."""
+    return timing.summarize(df, list(by), value="seconds")
 
 
 def _method(start_method: str | None) -> str:
@@ -85,58 +95,30 @@ def _method(start_method: str | None) -> str:
 
 
 def _metadata(start_method: str) -> dict[str, Any]:
-    meta = machine.collect_metadata()
-    meta["start_method"] = start_method
-    meta["measured_in"] = "fresh interpreter"
-    return meta
-
-
-def _cached_fresh(experiment: str, measure: Callable[..., Any], params: dict[str, Any]) -> Any:
-    """``measure(**params)`` (a function of a chapter module), run in a fresh interpreter and
-    cached."""
-    run = functools.partial(_run_fresh, f"{measure.__module__}:{measure.__qualname__}")
-    return ResultCache().get_or_measure(experiment, {**params, "mode": config.mode()}, run)
-
-
-def _run_fresh(target: str, **params: Any) -> Any:
-    params.pop("mode", None)
-    return runner.run_fresh(target, params, timeout=FRESH_TIMEOUT)
-
-
-def _frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    return timing.frame([Measurement.from_dict(r) for r in records])
-
-
-def _samples(name: str, samples: list[float], params: dict[str, Any],
-             meta: dict[str, Any]) -> dict[str, Any]:
-    return Measurement(name, tuple(samples), params=params, metadata=meta).to_dict()
-
-
-def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = func()
-    return time.perf_counter() - start, result
-
-
-def _memcpy_floor(nbytes: int, repeats: int, meta: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
-    source = np.ones(max(nbytes, 8) // 8)
-    return timing.measure_once(source.copy, name="memcpy", repeats=repeats,
-                               params={"nbytes": nbytes}, metadata=meta).to_dict()
+    """Machine metadata of a record measured in a fresh interpreter with ``start_method``."""
+    return {**machine.collect_metadata(), "start_method": start_method,
+            "measured_in": "fresh interpreter"}
 
 
 def _call(pool: Any, func: Callable[..., Any], *args: Any) -> Any:
+    """``pool.apply(func, args)``, bounded: one task to one worker of a warm pool."""
     return pools.wait_result(pool.apply_async(func, args), pool, FRESH_TIMEOUT / 2)
 
 
-def _thread_call(threads: ThreadPool, func: Callable[..., Any], *args: Any) -> Any:
-    return threads.apply_async(func, args).get(FRESH_TIMEOUT / 2)
+def named(measurement: Measurement, name: str, **params: Any) -> Measurement:
+    """``measurement`` with ``name`` and ``params`` added to its parameters (they become the
+    columns of :meth:`Result.frame <mpguide.experiment.Result.frame>`)."""
+    return dataclasses.replace(measurement, name=name,
+                               params={**measurement.params, "name": name, **params})
 
 
-def medians(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Median seconds (``value``) per group, with IQR, as :func:`mpguide.timing.summarize`."""
-    return timing.summarize(df, list(by))
+def record(name: str, measurements: Sequence[Measurement]) -> dict[str, Any]:
+    """The JSON form of a :class:`~mpguide.experiment.Result`, what measure functions return."""
+    return Result(name, tuple(measurements)).to_dict()
+
+
+def _floor(nbytes: int, repeats: int, meta: dict[str, Any]) -> Measurement:
+    return named(probes.memcpy(nbytes, repeats=repeats).with_metadata(meta), "memcpy")
 
 
 # --- 1. what pickling costs -------------------------------------------------------------------
@@ -144,12 +126,25 @@ def medians(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 def pickling_sizes() -> list[int]:
     """Payload sizes of :func:`load_pickling` (bytes)."""
-    return [64 * KIB, MIB, 16 * MIB] if not config.quick_mode() else [64 * KIB, MIB]
+    return config.scaled([64 * KIB, MIB, 16 * MIB], [64 * KIB, MIB])
 
 
-#: The ``nested`` payload stops at this size: a list of small dicts pickles some 30 times
-#: slower than memcpy (measured by this experiment), so bigger sizes only add build minutes.
-NESTED_MAX_BYTES = 4 * MIB
+def pickling_params() -> dict[str, Any]:
+    """What :func:`load_pickling` measures (``run_cached`` params of :func:`measure_pickling`).
+
+    Examples
+    --------
+    >>> sorted(pickling_params())
+    ['repeats', 'sizes']
+    """
+    return {"sizes": pickling_sizes(), "repeats": config.scaled(5, 3)}
+
+
+def nested_max_bytes() -> int:
+    """The ``nested`` payload stops at this size (4 MiB, 1 MiB in quick mode): a list of
+    small dicts pickles some 30 times slower than memcpy (measured by the pickling
+    experiment), so bigger sizes only add build minutes."""
+    return config.scaled(4 * MIB, MIB)
 
 
 def _serializers() -> dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]]:
@@ -176,46 +171,46 @@ def _pickled_size(data: Any) -> int:
     return len(data)
 
 
-def measure_pickling(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
-    """``dumps`` and ``loads`` seconds per kind, size and serializer, with a memcpy floor."""
+def measure_pickling(sizes: list[int], repeats: int) -> dict[str, Any]:
+    """``dumps`` and ``loads`` seconds per kind, size and serializer, with the memcpy floor
+    per size (``name``: ``dumps``, ``loads``, ``memcpy``); a :class:`Result` record."""
     meta = _metadata(config.start_method())
-    records = []
+    measurements = []
     for nbytes in sizes:
-        records.append(_memcpy_floor(nbytes, repeats, meta))
+        measurements.append(_floor(nbytes, repeats, meta))
         for kind in workloads.PAYLOAD_KINDS:
-            if kind == "nested" and nbytes > NESTED_MAX_BYTES:
+            if kind == "nested" and nbytes > nested_max_bytes():
                 continue
             payload = workloads.make_payload(kind, nbytes)
             for serializer, (dumps, loads) in _serializers().items():
                 data = dumps(payload)
                 params = {"kind": kind, "nbytes": nbytes, "serializer": serializer,
                           "pickled_bytes": _pickled_size(data)}
-                records.append(timing.measure_once(
-                    dumps, payload, name="dumps", repeats=repeats,
-                    params={**params, "direction": "dumps"}, metadata=meta).to_dict())
-                records.append(timing.measure_once(
-                    loads, data, name="loads", repeats=repeats,
-                    params={**params, "direction": "loads"}, metadata=meta).to_dict())
+                for direction, call in (("dumps", (dumps, payload)), ("loads", (loads, data))):
+                    measurements.append(timing.measure_once(
+                        *call, name=direction, repeats=repeats,
+                        params={**params, "name": direction, "direction": direction},
+                        metadata=meta))
                 del data
             del payload
             gc.collect()
-    return records
+    return record(PICKLING, measurements)
 
 
 def load_pickling() -> pd.DataFrame:
     """Seconds of ``dumps`` and ``loads`` (``name``) per ``kind``, ``nbytes`` and
     ``serializer``; rows named ``memcpy`` hold the floor per size."""
-    params = {"sizes": pickling_sizes(), "repeats": config.scaled(5, 3)}
-    return _frame(_cached_fresh("transfer-pickling", measure_pickling, params))
+    return Result.from_dict(run_cached(PICKLING, PICKLING_TARGET, pickling_params(),
+                                       timeout=FRESH_TIMEOUT)).frame()
 
 
 def pickling_summary(df: pd.DataFrame) -> pd.DataFrame:
     """One row per kind, size and serializer: median dumps, loads and their total, the
     memcpy floor of the same size and the total's multiple of it, and MB/s."""
-    floor = df[df["name"] == "memcpy"].groupby("nbytes")["value"].median()
+    floor = df[df["name"] == "memcpy"].groupby("nbytes")["seconds"].median()
     rows = df[df["name"] != "memcpy"]
     table = rows.pivot_table(index=["kind", "nbytes", "serializer", "pickled_bytes"],
-                             columns="direction", values="value", aggfunc="median")
+                             columns="direction", values="seconds", aggfunc="median")
     table = table.reset_index()
     table["total_s"] = table["dumps"] + table["loads"]
     table["memcpy_s"] = table["nbytes"].map(floor)
@@ -235,7 +230,7 @@ def plot_pickling(df: pd.DataFrame) -> Figure:
     kinds = list(dict.fromkeys(summary["kind"]))
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3.8), sharey=True,
                              layout="constrained")
-    floor = df[df["name"] == "memcpy"].groupby("nbytes")["value"].median()
+    floor = df[df["name"] == "memcpy"].groupby("nbytes")["seconds"].median()
     for ax, kind in zip(axes, kinds, strict=True):
         part = summary[summary["kind"] == kind]
         for serializer, rows in part.groupby("serializer", sort=False):
@@ -253,68 +248,137 @@ def plot_pickling(df: pd.DataFrame) -> Figure:
 # --- 2. big arguments and big results through a Pool ------------------------------------------
 
 
+#: Items per map of the big-argument and big-result experiments: several transfers back to
+#: back, few enough that the biggest payload (64 MiB in full mode) keeps memory in check: the
+#: parent holds the pool's results and the loop's reference results of every item.
+FAT_ITEMS = 4
+
+
+def fat_items(kind: str, nbytes: int, count: int) -> list[Any]:
+    """``count`` times one payload (:func:`mpguide.workloads.make_payload`), for
+    :func:`mpguide.workloads.payload_length`: each task's *argument* is big (each is pickled
+    on its own, like distinct objects).
+
+    Examples
+    --------
+    >>> [len(p) for p in fat_items("bytes", 10, 2)]
+    [10, 10]
+    """
+    return [workloads.make_payload(kind, nbytes)] * count
+
+
+def fat_result_items(kind: str, nbytes: int, count: int) -> list[tuple[str, int]]:
+    """``count`` payload specs for :func:`mpguide.workloads.payload_task`: each task's
+    *result* is big.
+
+    Examples
+    --------
+    >>> fat_result_items("ndarray", 8, 2)
+    [('ndarray', 8), ('ndarray', 8)]
+    """
+    return [(kind, nbytes)] * count
+
+
 def pool_transfer_sizes() -> list[int]:
     """Payload sizes of :func:`load_pool_transfer` (bytes)."""
-    return [MIB, 4 * MIB, 64 * MIB] if not config.quick_mode() else [MIB, 4 * MIB]
+    return config.scaled([MIB, 4 * MIB, 64 * MIB], [MIB, 4 * MIB])
 
 
-def measure_pool_transfer(start_method: str, sizes: list[int], kinds: list[str],
-                          repeats: int) -> list[dict[str, Any]]:
-    """Seconds for one ``apply`` whose argument is the payload (result tiny) and one whose
-    result is the payload (argument tiny), on a warm ``Pool(1)``; plus building the payload
-    (part of the result case) and the memcpy floor."""
+def pool_transfer_params(start_method: str | None = None) -> dict[str, Any]:
+    """What :func:`load_pool_transfer` measures (``run_cached`` params of
+    :func:`measure_pool_transfer`): a ``Pool`` of the usable cores.
+
+    Examples
+    --------
+    >>> sorted(pool_transfer_params("spawn"))
+    ['count', 'kinds', 'repeats', 'sizes', 'start_method', 'workers']
+    """
+    return {"start_method": _method(start_method), "kinds": ["ndarray", "nested"],
+            "sizes": pool_transfer_sizes(), "count": FAT_ITEMS,
+            "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+
+
+def plan_pool_transfer(workers: int, start_method: str | None = None) -> list[executors.Executor]:
+    """Executors of each big-argument or big-result experiment (the loop is added first)."""
+    return [executors.Pool(workers, chunksize=1, start_method=start_method)]
+
+
+#: The two directions: the task function and the items factory of each.
+DIRECTIONS: dict[str, tuple[Callable[[Any], Any], Callable[..., list[Any]]]] = {
+    "argument": (workloads.payload_length, fat_items),
+    "result": (workloads.payload_task, fat_result_items),
+}
+
+
+def measure_pool_transfer(start_method: str, *, kinds: list[str], sizes: list[int],
+                          count: int, workers: int, repeats: int) -> dict[str, Any]:
+    """For each size and kind, one :class:`~mpguide.experiment.Experiment` per direction
+    (steady state: the map on a started pool), run here, beside the memcpy floor.
+
+    Rows carry ``direction`` (``argument``/``result``), ``kind``, ``nbytes``, ``tool``
+    (``loop``/``pool``) and ``count``; :func:`load_pool_transfer` runs it in a fresh
+    interpreter.
+    """
     meta = _metadata(start_method)
-    records = []
-    with pools.bounded_pool(1, start_method, FRESH_TIMEOUT) as pool:
-        _call(pool, workloads.noop, 0)
-        for nbytes in sizes:
-            records.append(_memcpy_floor(nbytes, repeats, meta))
-            for kind in kinds:
-                if kind == "nested" and nbytes > NESTED_MAX_BYTES:
-                    continue
-                payload = workloads.make_payload(kind, nbytes)
-                params = {"kind": kind, "nbytes": nbytes, "start_method": start_method}
-                cases = {
-                    "argument": functools.partial(_call, pool, workloads.payload_length,
-                                                  payload),
-                    "result": functools.partial(_call, pool, workloads.payload_task,
-                                                (kind, nbytes)),
-                    "build payload": functools.partial(workloads.make_payload, kind, nbytes),
-                }
-                for case, func in cases.items():
-                    records.append(timing.measure_once(
-                        func, name=case, repeats=repeats, params=params,
-                        metadata=meta).to_dict())
-                del payload
-    return records
+    measurements = []
+    for nbytes in sizes:
+        measurements.append(_floor(nbytes, repeats, meta))
+        for kind in kinds:
+            if kind == "nested" and nbytes > nested_max_bytes():
+                continue
+            for direction, (func, items) in DIRECTIONS.items():
+                result = Experiment(
+                    f"{POOL_TRANSFER}-{direction}", func, items,
+                    plan_pool_transfer(workers, start_method),
+                    params={"kind": kind, "nbytes": nbytes, "count": count}, repeats=repeats,
+                    startup=False, fresh=False, cache=False).run()
+                measurements += [named(m, direction, direction=direction, kind=kind,
+                                       nbytes=nbytes, count=count)
+                                 for m in result.measurements]
+            gc.collect()
+    return record(POOL_TRANSFER, measurements)
 
 
 def load_pool_transfer(start_method: str | None = None) -> pd.DataFrame:
-    """Seconds per ``apply`` with a big ``argument`` or a big ``result`` (``name``), by
-    ``kind`` and ``nbytes``, next to ``build payload`` and ``memcpy``."""
-    params = {"start_method": _method(start_method), "sizes": pool_transfer_sizes(),
-              "kinds": ["ndarray", "nested"], "repeats": config.scaled(5, 3)}
-    return _frame(_cached_fresh("transfer-pool", measure_pool_transfer, params))
+    """Seconds per map of ``count`` items with a big ``argument`` or a big ``result``
+    (``direction``) by ``tool`` (``loop``, ``pool``), ``kind`` and ``nbytes``; rows named
+    ``memcpy`` hold the floor per size."""
+    return Result.from_dict(run_cached(POOL_TRANSFER, POOL_TRANSFER_TARGET,
+                                       pool_transfer_params(start_method),
+                                       timeout=FRESH_TIMEOUT)).frame()
 
 
 def pool_transfer_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Per kind and size: median seconds of a big argument and a big result (payload build
-    time subtracted), and each as a multiple of memcpy."""
-    floor = df[df["name"] == "memcpy"].groupby("nbytes")["value"].median()
+    """Per kind and size, seconds per item: a big argument (``argument_s``) and a big result
+    (``result_s``) through the warm pool, the time to build one payload (``build_s``, the
+    loop's), the memcpy floor, and each transfer as a multiple of memcpy.
+
+    ``result_s`` takes out the building, which the workers share:
+    ``(pool - loop / p) / count`` with ``p = min(workers, count)`` workers building at once.
+    """
+    floor = df[df["name"] == "memcpy"].groupby("nbytes")["seconds"].median()
     rows = df[df["name"] != "memcpy"]
-    table = rows.pivot_table(index=["kind", "nbytes"], columns="name", values="value",
-                             aggfunc="median").reset_index()
-    table["result"] = (table["result"] - table["build payload"]).clip(lower=0)
-    table["memcpy"] = table["nbytes"].map(floor)
-    table["argument_x_memcpy"] = table["argument"] / table["memcpy"]
-    table["result_x_memcpy"] = table["result"] / table["memcpy"]
-    table.columns.name = None
-    return table.rename(columns={"argument": "argument_s", "result": "result_s",
-                                 "memcpy": "memcpy_s", "build payload": "build_s"})
+    keys = ["kind", "nbytes"]
+    med = rows.groupby([*keys, "direction", "tool"])["seconds"].median() \
+        .unstack(["direction", "tool"])
+    workers = rows[rows["tool"] == "pool"].groupby(keys)["workers"].max()
+    count = rows.groupby(keys)["count"].max()
+    busy = workers.where(workers < count, count)
+    out = med.index.to_frame(index=False)
+    out["argument_s"] = (med["argument", "pool"] / count).to_numpy()
+    out["build_s"] = (med["result", "loop"] / count).to_numpy()
+    result = (med["result", "pool"] - med["result", "loop"] / busy) / count
+    out["result_s"] = result.clip(lower=0).to_numpy()
+    out["memcpy_s"] = out["nbytes"].map(floor)
+    out["argument_x_memcpy"] = out["argument_s"] / out["memcpy_s"]
+    out["result_x_memcpy"] = out["result_s"] / out["memcpy_s"]
+    out["workers"] = workers.to_numpy()
+    return out
 
 
 def plot_pool_transfer(df: pd.DataFrame) -> Figure:
-    """Bars: seconds to send a big argument vs return a big result, per kind and size."""
+    """Bars: seconds per item to send a big argument vs return a big result, per kind and
+    size, memcpy beside."""
     import matplotlib.pyplot as plt
 
     from mpguide import plotting
@@ -324,18 +388,40 @@ def plot_pool_transfer(df: pd.DataFrame) -> Figure:
                                                           strict=True)]
     xs = range(len(summary))
     fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
-    ax.bar([x - 0.27 for x in xs], summary["argument_s"] * 1e3, 0.27, label="big argument")
-    ax.bar(list(xs), summary["result_s"] * 1e3, 0.27, label="big result")
-    ax.bar([x + 0.27 for x in xs], summary["memcpy_s"] * 1e3, 0.27, label="memcpy", color="0.6")
+    for shift, column, label, color in ((-0.27, "argument_s", "big argument", None),
+                                        (0, "result_s", "big result", None),
+                                        (0.27, "memcpy_s", "memcpy", "0.6")):
+        ax.bar([x + shift for x in xs], summary[column] * 1e3, 0.27, label=label, color=color)
     ax.set_xticks(list(xs), labels, fontsize=8)
     ax.set_yscale("log")
-    ax.set_ylabel("ms per apply (median)")
-    ax.set_title("One big argument or one big result through a warm Pool(1)")
+    ax.set_ylabel("ms per item (median)")
+    ax.set_title(f"Big arguments and big results through a warm "
+                 f"Pool({int(summary['workers'].max())})")
     ax.legend(fontsize=8)
     return plotting.add_caption(fig, df)
 
 
-# --- 3. seed 003: thread pool vs spawn process pool -------------------------------------------
+def per_item(result: Result) -> pd.DataFrame:
+    """:meth:`Result.table` with milliseconds per item and per item beyond the loop's (what
+    moving items and results costs, when the work itself is small)."""
+    table = result.table()
+    if table.empty:
+        return table
+    items = result.frame().drop_duplicates("label").set_index("label")["items"]
+    table["ms_per_item"] = table["median_s"] / table["label"].map(items) * 1e3
+    loop = float(table.loc[table["tool"] == "loop", "ms_per_item"].iloc[0])
+    table["beyond_loop_ms"] = table["ms_per_item"] - loop
+    return table
+
+
+# --- 3. seed 003: threads vs a spawn process pool ---------------------------------------------
+
+
+def array_sum(array: Any) -> int:
+    """``np.sum`` of an array, as an ``int``: the seed article's task (it releases the GIL)."""
+    import numpy as np
+
+    return int(np.sum(array))
 
 
 def seed003_nbytes() -> int:
@@ -344,79 +430,119 @@ def seed003_nbytes() -> int:
     return config.scaled(256 * MIB, 32 * MIB)
 
 
-def measure_seed003(nbytes: int, start_method: str, repeats: int) -> list[dict[str, Any]]:
-    """The article's experiment: ``np.sum`` of an array of ones (uint8) in a ``ThreadPool(1)``
-    and in a ``Pool(1)`` of ``start_method``, timed like the article from just after the pool
-    was created to the result; plus a warm call on the same process pool."""
+def seed003_items(nbytes: int, parts: int) -> list[Any]:
+    """An array of ``nbytes`` uint8 ones, as ``parts`` contiguous slices (views)."""
     import numpy as np
 
-    meta = _metadata(start_method)
-    array = np.ones(nbytes, dtype=np.uint8)
-    expected = int(array.sum())
-    samples: dict[str, list[float]] = {"thread pool": [], "process pool, first call": [],
-                                       "process pool, warm": []}
-    for _ in range(repeats):
-        with ThreadPool(1) as threads:
-            elapsed, total = _timed(functools.partial(
-                _thread_call, threads, np.sum, array))
-            samples["thread pool"].append(elapsed)
-            timing.check_same(expected, int(total), "thread pool sum")
-        with pools.bounded_pool(1, start_method, FRESH_TIMEOUT) as pool:
-            for case in ("process pool, first call", "process pool, warm"):
-                elapsed, total = _timed(functools.partial(_call, pool, np.sum, array))
-                timing.check_same(expected, int(total), "process pool sum")
-                samples[case].append(elapsed)
-        gc.collect()
-    params = {"nbytes": nbytes, "start_method": start_method}
-    return [_samples(name, values, params, meta) for name, values in samples.items()]
+    return np.array_split(np.ones(nbytes, dtype=np.uint8), parts)
 
 
-def load_seed003(start_method: str = "spawn") -> pd.DataFrame:
-    """Seconds per variant (``name``) of the seed article's sum; spawn like the article."""
-    params = {"nbytes": seed003_nbytes(), "start_method": _method(start_method),
-              "repeats": config.scaled(3, 2)}
-    return _frame(_cached_fresh("transfer-seed003", measure_seed003, params))
+def seed003_params() -> dict[str, Any]:
+    """The items of :func:`seed003_experiment`: the array cut into one slice per usable core.
+
+    Examples
+    --------
+    >>> sorted(seed003_params())
+    ['nbytes', 'parts']
+    """
+    return {"nbytes": seed003_nbytes(), "parts": machine.usable_cpus()}
+
+
+def plan_seed003(workers: int | None = None,
+                 start_method: str | None = None) -> list[executors.Executor]:
+    """The article's one thread and one ``spawn`` worker, then ``workers`` threads and
+    processes (default: the usable cores, the experiments' start method).
+
+    Examples
+    --------
+    >>> [e.label for e in plan_seed003(2, "fork")]
+    ['Threads(1)', 'Pool(1, chunksize=1, spawn)', 'Threads(2)', 'Pool(2, chunksize=1, fork)']
+    """
+    workers = workers or machine.usable_cpus()
+    article = [executors.Threads(1), executors.Pool(1, chunksize=1, start_method="spawn")]
+    ours = [executors.Threads(workers),
+            executors.Pool(workers, chunksize=1, start_method=start_method)]
+    return article + [e for e in ours if e not in article]
+
+
+def seed003_experiment(startup: bool = True) -> Experiment:
+    """:func:`array_sum` over :func:`seed003_items` through :func:`plan_seed003`: with pool
+    start-up and shut-down (what a script pays, like the article's clock), or on started
+    pools (``startup=False``: the transfer alone)."""
+    name = "transfer-seed003" if startup else "transfer-seed003-warm"
+    return Experiment(name, array_sum, seed003_items, plan_seed003(), params=seed003_params(),
+                      repeats=config.scaled(5, 2), startup=startup)
+
+
+def seed003_frame(results: Sequence[Result], nbytes: int | None = None) -> pd.DataFrame:
+    """The frames of ``results`` (with start-up, on started pools) as one, with the size of
+    the array (``nbytes``) where it is known."""
+    import pandas as pd
+
+    return pd.concat([r.frame() for r in results], ignore_index=True).assign(nbytes=nbytes)
+
+
+def load_seed003() -> pd.DataFrame:
+    """Seconds per map of the seed article's sum per executor (``label``), with start-up
+    (``startup`` true) and on started pools."""
+    return seed003_frame([seed003_experiment(s).run() for s in (True, False)],
+                         seed003_nbytes())
+
+
+def _size_of(df: pd.DataFrame) -> str:
+    import pandas as pd
+
+    nbytes = df["nbytes"].iloc[0] if "nbytes" in df and len(df) else None
+    return "your items" if pd.isna(nbytes) else sizes_label(int(nbytes))
 
 
 def seed003_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The article's two numbers beside ours, and the process/thread ratio of each."""
-    ours = df.groupby("name", sort=False)["value"].median()
-    thread, process = ours["thread pool"], ours["process pool, first call"]
+    """The article's two numbers beside ours (one thread against one process, start-up
+    included), and the process/thread ratio of each."""
     import pandas as pd
 
-    return pd.DataFrame([
-        {"source": f"{SEED_003} (published)", "array": sizes_label(SEED_003_SUM["nbytes"]),
-         "thread_pool_s": SEED_003_SUM["thread pool"],
-         "process_pool_s": SEED_003_SUM["spawn process pool"],
-         "process_over_thread": ratio(SEED_003_SUM["spawn process pool"],
-                                      SEED_003_SUM["thread pool"])},
-        {"source": "this machine", "array": sizes_label(int(df["nbytes"].iloc[0])),
-         "thread_pool_s": thread, "process_pool_s": process,
-         "process_over_thread": ratio(process, thread)},
-    ])
+    ours = df[df["startup"].astype(bool) & (df["workers"] == 1)]
+    ours = ours.groupby("tool")["seconds"].median()
+    pairs = [(f"{SEED_003} (published)", sizes_label(GIB), SEED_003_SUM["thread pool"],
+              SEED_003_SUM["spawn process pool"]),
+             ("this machine", _size_of(df), ours["threads"], ours["pool"])]
+    return pd.DataFrame([{"source": source, "array": array, "thread_pool_s": thread,
+                          "process_pool_s": process, "process_over_thread": ratio(process, thread)}
+                         for source, array, thread, process in pairs])
 
 
 def plot_seed003(df: pd.DataFrame) -> Figure:
-    """Bars: this machine's seconds per variant beside the article's published pair."""
+    """Bars per executor, with start-up and on a started pool; the article's published pair
+    beside."""
     import matplotlib.pyplot as plt
 
     from mpguide import plotting
 
-    summary = medians(df, ["name"])
-    fig, (ours, theirs) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained",
+    fig, (ours, theirs) = plt.subplots(1, 2, figsize=(10, 3.9), layout="constrained",
                                        gridspec_kw={"width_ratios": [3, 2]})
-    ours.barh(summary["name"], summary["median"], xerr=summary["iqr"] / 2, capsize=3,
-              color=["tab:blue", "tab:red", "tab:orange"][: len(summary)])
+    labels = list(dict.fromkeys(df["label"]))
+    y = range(len(labels))
+    for offset, (startup, text) in ((-0.2, (True, "with pool start and stop")),
+                                    (0.2, (False, "on a started pool"))):
+        part = medians(df[df["startup"].astype(bool) == startup], ["label"]).set_index("label")
+        if part.empty:
+            continue
+        part = part.reindex(labels)
+        ours.barh([i + offset for i in y], part["median"], 0.4, xerr=part["iqr"] / 2,
+                  capsize=3, label=text)
+    ours.set_yticks(list(y), labels, fontsize=8)
     ours.invert_yaxis()
-    ours.set_xlabel("seconds (median)")
-    ours.set_title(f"This machine: sum of {sizes_label(int(df['nbytes'].iloc[0]))}")
+    ours.set_xlabel("seconds per map (median)")
+    ours.set_title(f"This machine: {_size_of(df)}")
+    ours.legend(fontsize=8)
     theirs.barh(["thread pool", "spawn process pool"],
                 [SEED_003_SUM["thread pool"], SEED_003_SUM["spawn process pool"]],
                 color=["tab:blue", "tab:red"], alpha=0.5)
     theirs.invert_yaxis()
     theirs.set_xlabel("seconds (published)")
-    theirs.set_title("Seed article, 1 GiB", fontsize=10)
-    return plotting.add_caption(fig, df)
+    theirs.set_title("Seed article, 1 GiB, one worker", fontsize=10)
+    method = df.loc[df["tool"] == "pool", "start_method"]
+    return plotting.add_caption(fig, df, start_method=method.iloc[0] if len(method) else None)
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -462,12 +588,13 @@ def _seed003_threads_win() -> claims.Evidence:
     df = load_seed003()
     table = seed003_table(df)
     ours = float(table["process_over_thread"].iloc[1])
+    process = df[(df["tool"] == "pool") & (df["workers"] == 1)]
     return claims.Evidence(
         holds=ours > 1,
-        values={"size": sizes_label(int(df["nbytes"].iloc[0])), "ours": ours,
+        values={"size": sizes_label(seed003_nbytes()), "ours": ours,
                 "theirs": float(table["process_over_thread"].iloc[0]),
-                "method": df["start_method"].iloc[0]},
-        evidence=f"thread pool {table['thread_pool_s'].iloc[1]:.3f} s, process pool (first "
-                 f"call after creating it) {table['process_pool_s'].iloc[1]:.3f} s; "
+                "method": process["start_method"].iloc[0]},
+        evidence=f"one thread {table['thread_pool_s'].iloc[1]:.3f} s, one process "
+                 f"{table['process_pool_s'].iloc[1]:.3f} s (pool start and stop included); "
                  f"published: {SEED_003_SUM['thread pool']} s vs "
                  f"{SEED_003_SUM['spawn process pool']} s.")
