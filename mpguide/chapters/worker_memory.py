@@ -20,14 +20,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, machine, pools, workloads
-from mpguide.chapters.transfer import (
-    CHAPTER,
-    FRESH_TIMEOUT,
-    MIB,
-    _cached_fresh,
-    _call,
-    _metadata,
-)
+from mpguide.chapters.transfer import CHAPTER, FRESH_TIMEOUT, MIB, _call, _metadata
+from mpguide.experiment import run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,8 +94,9 @@ def load_worker_memory() -> pd.DataFrame:
 
     params = {"start_methods": config.available_start_methods(), "items": global_items(),
               "workers": max(2, machine.usable_cpus())}
-    return pd.DataFrame(_cached_fresh("transfer-worker-memory", measure_worker_memory,
-                                      params))
+    return pd.DataFrame(run_cached("transfer-worker-memory",
+                                   f"{__name__}:measure_worker_memory", params,
+                                   timeout=FRESH_TIMEOUT))
 
 
 def measure_cow(items: int, fractions: list[float]) -> list[dict[str, Any]]:
@@ -122,7 +117,8 @@ def load_cow() -> pd.DataFrame:
     import pandas as pd
 
     params = {"items": global_items(), "fractions": [0.0, 0.25, 0.5, 0.75, 1.0]}
-    return pd.DataFrame(_cached_fresh("transfer-cow", measure_cow, params))
+    return pd.DataFrame(run_cached("transfer-cow", f"{__name__}:measure_cow", params,
+                                   timeout=FRESH_TIMEOUT))
 
 
 def plot_memory(memory: pd.DataFrame, cow: pd.DataFrame) -> Figure:
