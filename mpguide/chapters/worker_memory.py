@@ -5,6 +5,11 @@ Same plumbing as :mod:`mpguide.chapters.transfer` (which declares the chapter):
 * :func:`load_worker_memory` and :func:`load_cow`: RSS, USS and PSS of each worker per start
   method, and how a fork worker's private memory grows as it merely reads a big global.
 
+This is the one measurement of worker memory: chapter 3 (:mod:`mpguide.chapters.choosing`)
+reads it too, from a light ``__main__`` and from one importing numpy and pandas (the mains of
+:data:`mpguide.chapters.overhead.MAINS`, as the start-up records of chapter 1). Both run
+through :func:`mpguide.experiment.run_cached` (fresh interpreter, cached).
+
 Examples
 --------
 >>> from mpguide.chapters import worker_memory
@@ -20,6 +25,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, machine, pools, workloads
+from mpguide.chapters.overhead import MAINS
 from mpguide.chapters.transfer import CHAPTER, FRESH_TIMEOUT, MIB, _call, _metadata
 from mpguide.experiment import run_cached
 
@@ -67,10 +73,13 @@ def _memory(pid: int) -> dict[str, float]:
             "pss_mib": getattr(info, "pss", float("nan")) / MIB}
 
 
-def measure_worker_memory(start_methods: list[str], items: int,
-                          workers: int) -> list[dict[str, Any]]:
+def measure_worker_memory(start_methods: list[str], items: int, workers: int,
+                          main: str = "light") -> list[dict[str, Any]]:
     """RSS, USS and PSS of the parent and of each idle worker of a ``Pool(workers)`` per
-    start method, the parent holding a list of ``items`` ints (numpy and pandas imported)."""
+    start method, after one task each, the parent holding a list of ``items`` ints (numpy and
+    pandas imported). ``main`` names the kind of ``__main__`` it runs under (a key of
+    :data:`~mpguide.chapters.overhead.MAINS`; :func:`load_worker_memory` sets it up): spawn
+    workers re-import that main, forkserver's server imports it once."""
     import numpy  # noqa: F401  (a realistic parent: the imports a data script has)
     import pandas  # noqa: F401
 
@@ -82,21 +91,36 @@ def measure_worker_memory(start_methods: list[str], items: int,
             with pools.bounded_pool(workers, method, FRESH_TIMEOUT) as pool:
                 pools.wait_result(pool.map_async(workloads.noop, range(workers), chunksize=1),
                                   pool, FRESH_TIMEOUT)
-                rows.append({"process": "parent", **_memory(os.getpid()), **meta})
-                for i, worker in enumerate(pool._pool):
-                    rows.append({"process": f"worker {i}", **_memory(worker.pid), **meta})
+                rows.append({"process": "parent", "main": main, **_memory(os.getpid()),
+                             **meta})
+                for i, worker in enumerate(pool._pool):  # type: ignore[attr-defined]
+                    rows.append({"process": f"worker {i}", "main": main,
+                                 **_memory(worker.pid), **meta})
     return rows
 
 
-def load_worker_memory() -> pd.DataFrame:
-    """Memory (MiB) per process (parent, worker i) and start method."""
+def worker_memory_params(main: str = "light") -> dict[str, Any]:
+    """The ``run_cached`` params of :func:`load_worker_memory` for one kind of ``__main__``
+    (every start method, ``Pool(usable cores)``, at least 2), not run."""
+    if main not in MAINS:
+        raise ValueError(f"unknown main {main!r}; choose one of {', '.join(MAINS)}")
+    return {"start_methods": config.available_start_methods(), "items": global_items(),
+            "workers": max(2, machine.usable_cpus()), "main": main}
+
+
+def load_worker_memory(mains: tuple[str, ...] = ("light",)) -> pd.DataFrame:
+    """Memory (MiB) per process (parent, worker i), start method and kind of ``__main__``
+    (``main``: ``"light"`` by default; ``"numpy+pandas"`` too for chapter 3), measured in a
+    generated plain script whose top imports what that main imports."""
     import pandas as pd
 
-    params = {"start_methods": config.available_start_methods(), "items": global_items(),
-              "workers": max(2, machine.usable_cpus())}
-    return pd.DataFrame(run_cached("transfer-worker-memory",
-                                   f"{__name__}:measure_worker_memory", params,
-                                   timeout=FRESH_TIMEOUT))
+    rows: list[dict[str, Any]] = []
+    for main in mains:
+        rows += run_cached("transfer-worker-memory", f"{__name__}:measure_worker_memory",
+                           worker_memory_params(main), preamble=MAINS[main],
+                           timeout=FRESH_TIMEOUT) or []
+    return pd.DataFrame(rows, columns=None if rows else ["process", "main", "start_method",
+                                                         "rss_mib", "uss_mib", "pss_mib"])
 
 
 def measure_cow(items: int, fractions: list[float]) -> list[dict[str, Any]]:
@@ -118,7 +142,7 @@ def load_cow() -> pd.DataFrame:
 
     params = {"items": global_items(), "fractions": [0.0, 0.25, 0.5, 0.75, 1.0]}
     return pd.DataFrame(run_cached("transfer-cow", f"{__name__}:measure_cow", params,
-                                   timeout=FRESH_TIMEOUT))
+                                   timeout=FRESH_TIMEOUT) or [])
 
 
 def plot_memory(memory: pd.DataFrame, cow: pd.DataFrame) -> Figure:
