@@ -35,6 +35,7 @@ import contextlib
 import dataclasses
 import importlib
 import itertools
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -337,9 +338,10 @@ class ProcessPool(Executor):
         if self.max_tasks_per_child is not None:
             kwargs["max_tasks_per_child"] = self.max_tasks_per_child
         executor = concurrent.futures.ProcessPoolExecutor(self.workers, **kwargs)
-        clean = False
+        timed_out = False
         try:
             def run(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+                nonlocal timed_out
                 try:
                     return list(executor.map(func, items, chunksize=self.chunksize,
                                              timeout=limit))
@@ -349,28 +351,30 @@ class ProcessPool(Executor):
                         f"os._exit, a signal, running out of memory, or a function the child "
                         f"could not import); run the function serially to see why.") from exc
                 except concurrent.futures.TimeoutError:
+                    timed_out = True
                     raise pools.PoolTimeoutError(
                         f"{self.label} did not finish within {limit:g} s; its workers were "
                         f"killed.") from None
 
             yield run
-            clean = True
         finally:
-            _shutdown(executor, limit, kill=not clean)
+            _shutdown(executor, limit, kill=timed_out)
 
 
 def _shutdown(executor: concurrent.futures.ProcessPoolExecutor, timeout: float,
               kill: bool) -> None:
-    """Shut ``executor`` down within ``timeout``; kill its workers if it fails or ``kill``."""
+    """Shut ``executor`` down within ``timeout``, first killing its workers if ``kill`` (a task
+    that never returns); a task that raised leaves live workers, which stop as usual."""
     processes = list((getattr(executor, "_processes", None) or {}).values())
     if kill:
-        # Before 3.12 the executor's manager thread dies with a traceback (InvalidStateError)
-        # when it marks a cancelled future (map's timeout cancels the rest) as broken: drop
-        # them first (CPython 3.12 ignores the error itself).
-        pending = getattr(executor, "_pending_work_items", None) or {}
-        for work_id, item in list(pending.items()):
-            if item.future.cancelled():
-                pending.pop(work_id, None)
+        if sys.version_info < (3, 12):
+            # Before 3.12 the manager thread dies with a traceback (InvalidStateError) when it
+            # marks a cancelled future (map's timeout cancels the rest) as broken. Give those
+            # work items a fresh future to mark instead; nobody waits on it.
+            pending = getattr(executor, "_pending_work_items", None) or {}
+            for item in list(pending.values()):
+                if item.future.cancelled():
+                    item.future = concurrent.futures.Future()
         for process in processes:
             process.kill()
     pools.stop_or_kill(lambda: executor.shutdown(wait=True, cancel_futures=True), processes,
