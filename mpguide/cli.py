@@ -34,14 +34,13 @@ Examples
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import compare, config, pools, runner, timing
+from mpguide import compare, config, executors, pools, runner, timing
 from mpguide._version import __version__
 from mpguide.profiler import (
     DEFAULT_PROFILE_TIMEOUT,
@@ -101,7 +100,8 @@ def add_machine(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def resolve(target: str, what: str) -> Any:
-    """Import ``"module:name"`` and return the attribute; :class:`AdviceError` if impossible.
+    """Import ``"module:name"`` and return the attribute; :class:`AdviceError` if impossible
+    (the messages of :func:`mpguide.executors.resolve_target`).
 
     Examples
     --------
@@ -112,30 +112,10 @@ def resolve(target: str, what: str) -> Any:
     ...
     mpguide.profiler.AdviceError: the function 'cube' is not defined in module ...
     """
-    module_name, sep, attribute = target.partition(":")
-    if not sep or not module_name or not attribute:
-        raise AdviceError(f"the {what} {target!r} must be written MODULE:NAME, for example "
-                          f"mypackage.work:process (a module importable from the current "
-                          f"directory or sys.path, then a colon, then the name).")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise AdviceError(f"cannot import module {module_name!r} for the {what} ({exc}); run "
-                          f"the command from the directory that holds it, or install it, or "
-                          f"add its folder to PYTHONPATH.") from None
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise AdviceError(f"the {what} {attribute!r} is not defined in module {module_name}; "
-                          f"check the spelling (names defined there: "
-                          f"{', '.join(_public(module)[:12]) or 'none'}).") from None
-
-
-def _public(module: Any) -> list[str]:
-    """Names of the functions a module defines itself (not those it imports)."""
-    return sorted(name for name, value in vars(module).items()
-                  if not name.startswith("_") and callable(value)
-                  and getattr(value, "__module__", None) == module.__name__)
+        return executors.resolve_target(target, what)
+    except ValueError as exc:
+        raise AdviceError(str(exc)) from None
 
 
 def load_items(target: str) -> Any:

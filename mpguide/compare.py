@@ -82,7 +82,7 @@ def registered_tools() -> list[str]:
     >>> registered_tools()[:4]
     ['loop', 'threads', 'pool', 'processpool']
     """
-    return list(executors._REGISTRY)  # the registry has no public listing yet
+    return list(executors.registered())
 
 
 def tool_class(name: str) -> type[executors.Executor]:
@@ -94,7 +94,7 @@ def tool_class(name: str) -> type[executors.Executor]:
     'Pool'
     """
     try:
-        return executors._REGISTRY[name]
+        return executors.registered()[name]
     except KeyError:
         raise CompareError(f"unknown tool {name!r} in --tools; the tools known here are "
                            f"{', '.join(registered_tools())}.") from None
@@ -280,7 +280,7 @@ def check_serially(func: Callable[[Any], Any], items: Sequence[Any],
     ...
     mpguide.compare.CompareError: mpguide.workloads:square raised TypeError: ... on items[1] == 'a' ...
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     limit = config.DEFAULT_TIMEOUT if timeout is None else timeout
     items = list(items)
     pools.check_items(items, sample=len(items))
@@ -490,7 +490,7 @@ def table(result: Result) -> pd.DataFrame:
 
 
 def _starts_processes(tool: str) -> bool:
-    cls = executors._REGISTRY.get(tool)
+    cls = executors.registered().get(tool)
     return cls is not None and "start_method" in {f.name for f in dataclasses.fields(cls)}
 
 

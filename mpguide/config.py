@@ -75,6 +75,19 @@ def start_method() -> str:
     return validate_start_method(requested)
 
 
+def resolve_start_method(method: str | None = None) -> str:
+    """``method`` checked by :func:`validate_start_method`; ``None`` means :func:`start_method`.
+
+    Examples
+    --------
+    >>> resolve_start_method("spawn")
+    'spawn'
+    >>> resolve_start_method() == start_method()
+    True
+    """
+    return validate_start_method(method) if method else start_method()
+
+
 def validate_start_method(method: str) -> str:
     """Return ``method`` if this platform supports it, else raise a :class:`ConfigError`.
 

@@ -55,6 +55,17 @@ def register(cls: E) -> E:
     return cls
 
 
+def registered() -> dict[str, type[Executor]]:
+    """Every executor class by its ``tool`` name, in the order they were registered.
+
+    Examples
+    --------
+    >>> list(registered())[:4]
+    ['loop', 'threads', 'pool', 'processpool']
+    """
+    return dict(_REGISTRY)
+
+
 def default_chunksize(n_items: int, workers: int) -> int:
     """The chunksize ``Pool.map`` picks when none is given: about four chunks per worker.
 
@@ -70,28 +81,45 @@ def default_chunksize(n_items: int, workers: int) -> int:
     return max(1, chunksize + bool(extra))
 
 
-def resolve_target(target: str) -> Callable[..., Any]:
-    """The object named ``"package.module:name"``, with a clear error when it is missing.
+def resolve_target(target: str, what: str = "object") -> Callable[..., Any]:
+    """The object named ``"package.module:name"`` (``what`` it is, for the error message);
+    a :class:`ValueError` that says how to fix the name when it cannot be found.
 
     Examples
     --------
     >>> resolve_target("mpguide.workloads:square")(3)
     9
+    >>> resolve_target("mpguide.workloads:cube", "function")
+    Traceback (most recent call last):
+    ...
+    ValueError: the function 'cube' is not defined in module mpguide.workloads; ...
     """
     module_name, sep, name = target.partition(":")
     if not sep or not module_name or not name:
-        raise ValueError(f"{target!r} must look like 'package.module:function'")
+        raise ValueError(f"the {what} {target!r} must be written MODULE:NAME, for example "
+                         f"mypackage.work:process (a module importable from the current "
+                         f"directory or sys.path, then a colon, then the name).")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} of {target!r} ({exc}); is it on "
-                         f"sys.path (run from its folder, or set PYTHONPATH)?") from exc
+        raise ValueError(f"cannot import module {module_name!r} for the {what} ({exc}); run "
+                         f"the command from the directory that holds it, or install it, or "
+                         f"add its folder to PYTHONPATH.") from None
     obj: Any = module
     for part in name.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"module {module_name!r} has no attribute {name!r} ({target!r})")
+            raise ValueError(f"the {what} {name!r} is not defined in module {module_name}; "
+                             f"check the spelling (names defined there: "
+                             f"{', '.join(_defined_in(module)[:24]) or 'none'}).")
         obj = getattr(obj, part)
     return cast("Callable[..., Any]", obj)
+
+
+def _defined_in(module: Any) -> list[str]:
+    """Names of the functions a module defines itself (not those it imports)."""
+    return sorted(name for name, value in vars(module).items()
+                  if not name.startswith("_") and callable(value)
+                  and getattr(value, "__module__", None) == module.__name__)
 
 
 def target_of(func: Callable[..., Any]) -> str:
@@ -249,8 +277,7 @@ class Pool(Executor):
     def __post_init__(self) -> None:
         object.__setattr__(self, "workers", _workers(self.workers))
         object.__setattr__(self, "chunksize", _chunksize(self.chunksize))
-        object.__setattr__(self, "start_method", config.validate_start_method(
-            self.start_method or config.start_method()))
+        object.__setattr__(self, "start_method", config.resolve_start_method(self.start_method))
         object.__setattr__(self, "initargs", tuple(self.initargs))
         if self.blas_threads is not None and self.initializer is not None:
             raise ValueError("blas_threads sets the initializer (mpguide.blas:limit_blas_threads)"
@@ -315,8 +342,7 @@ class ProcessPool(Executor):
     def __post_init__(self) -> None:
         object.__setattr__(self, "workers", _workers(self.workers))
         object.__setattr__(self, "chunksize", _chunksize(self.chunksize) or 1)
-        object.__setattr__(self, "start_method", config.validate_start_method(
-            self.start_method or config.start_method()))
+        object.__setattr__(self, "start_method", config.resolve_start_method(self.start_method))
         if self.max_tasks_per_child is not None and self.start_method == "fork":
             raise ValueError("ProcessPoolExecutor refuses max_tasks_per_child with fork; use "
                              "spawn or forkserver")
@@ -427,4 +453,4 @@ def standard(workers: int | None = None, start_method: str | None = None,
 
 
 __all__ = ["Executor", "Loop", "Pool", "ProcessPool", "Threads", "default_chunksize",
-           "from_dict", "grid", "register", "resolve_target", "standard", "target_of"]
+           "from_dict", "grid", "register", "registered", "resolve_target", "standard", "target_of"]

@@ -163,7 +163,7 @@ class Experiment:
 
     def declaration(self) -> dict[str, Any]:
         """JSON-ready description of what is measured: the cache key and the child's request."""
-        return {"name": self.name, "func": self.target, "func_hash": _code_hash(self.func),
+        return {"name": self.name, "func": self.target, "func_hash": code_hash(self.func),
                 "items": _items_key(self.items), "params": dict(self.params),
                 "executors": [s.to_dict() for s in self.executors], "repeats": self.repeats,
                 "startup": self.startup, "timeout": self.timeout}
@@ -390,8 +390,15 @@ def _check_importable(func: Any, what: str) -> None:
             f"write `from mywork import {func.__name__}`.")
 
 
-def _code_hash(func: Callable[..., Any]) -> str:
-    """Hash of the function's source, so editing a reader's function re-measures it."""
+def code_hash(func: Callable[..., Any]) -> str:
+    """Hash of the function's source, so editing a reader's function re-measures it.
+
+    Examples
+    --------
+    >>> from mpguide import workloads
+    >>> len(code_hash(workloads.square)), code_hash(workloads.square) == code_hash(workloads.noop)
+    (16, False)
+    """
     try:
         source = inspect.getsource(func)
     except (OSError, TypeError):
@@ -403,7 +410,7 @@ def _items_key(items: Items) -> dict[str, Any]:
     if isinstance(items, str):
         return {"factory": items}
     if callable(items):
-        return {"factory": executors.target_of(items), "hash": _code_hash(items)}
+        return {"factory": executors.target_of(items), "hash": code_hash(items)}
     data = pickle.dumps(list(items), protocol=pickle.HIGHEST_PROTOCOL)
     return {"count": len(items), "sha256": hashlib.sha256(data).hexdigest()[:16]}
 
@@ -416,5 +423,5 @@ def _materialize(items: Items | str, params: Mapping[str, Any]) -> list[Any]:
     return list(items)
 
 
-__all__ = ["Experiment", "Result", "measure", "measure_declared", "measure_in_child",
+__all__ = ["Experiment", "Result", "code_hash", "measure", "measure_declared", "measure_in_child",
            "reimported_main", "run_cached"]

@@ -69,7 +69,7 @@ def check_callable(func: Callable[..., Any], start_method: str | None = None) ->
     in a ``__main__`` that children cannot re-import (a notebook cell, a sphinx-gallery block,
     an interactive session).
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     if not callable(func):
         raise UnpicklableError(f"{func!r} is not callable; pass a function defined with def.")
     name = _describe(func)
@@ -124,8 +124,7 @@ def check_items(items: Sequence[Any], sample: int = 3) -> None:
 
 def get_context(start_method: str | None = None) -> multiprocessing.context.BaseContext:
     """The multiprocessing context for ``start_method`` (default: :func:`config.start_method`)."""
-    return multiprocessing.get_context(config.validate_start_method(
-        start_method or config.start_method()))
+    return multiprocessing.get_context(config.resolve_start_method(start_method))
 
 
 def _processes(pool: multiprocessing.pool.Pool) -> list[multiprocessing.process.BaseProcess]:
@@ -266,7 +265,7 @@ def bounded_map(func: Callable[[_T], _R], items: Iterable[_T], *, workers: int =
     :class:`WorkerError`; one that dies gives :class:`WorkerDiedError` at once; a task that
     never returns gives :class:`PoolTimeoutError`. The pool is terminated in every case.
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     items = list(items)
     check_callable(func, method)
     check_items(items)

@@ -146,7 +146,7 @@ def pool_start_stop(start_method: str | None = None, workers: int | None = None,
     >>> m.params["start_method"], m.params["workers"], m.median > 0
     ('fork', 1, True)
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     workers = workers or _usable_cpus()
     # 31 samples: with 11, fork's few-millisecond start+stop differed by up to 38% between two
     # card runs on a quiet 2-core VM; each sample costs only milliseconds.
@@ -192,7 +192,7 @@ def apply_round_trip(start_method: str | None = None, workers: int | None = None
     >>> m.name, len(m.samples), m.median > 0
     ('apply_round_trip', 2, True)
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     workers = workers or _usable_cpus()
     n_pools = config.scaled(*POOLS) if n_pools is None else n_pools
     calls = config.scaled(*ROUND_TRIPS) if calls is None else calls
@@ -233,7 +233,7 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
     >>> [m.params["chunksize"] for m in by_chunksize]
     [1, 100]
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     workers = workers or _usable_cpus()
     n_pools = config.scaled(*POOLS) if n_pools is None else n_pools
     maps = config.scaled(*MAPS_PER_POOL)
@@ -418,7 +418,7 @@ class _PipePeer:
 
 def _with_peer(method: str | None, max_bytes: int, timeout: float | None,
                probe: Callable[[_PipePeer, str], Measurement]) -> Measurement:
-    method = config.validate_start_method(method or config.start_method())
+    method = config.resolve_start_method(method)
     peer = _PipePeer(method, max_bytes, config.DEFAULT_TIMEOUT if timeout is None else timeout)
     try:
         return probe(peer, method)

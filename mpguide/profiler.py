@@ -289,7 +289,7 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
     >>> p.n_items, p.per_item_s > 0, len(p.sample_costs_s) <= 10
     (40, True, True)
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     items = check_input(func, items, [method])
     indices = sample_indices(len(items), max_sample)
     sample = [items[i] for i in indices]
@@ -419,7 +419,7 @@ def pool_now(cores: int, start_method: str | None = None, timeout: float | None 
     idle machine that is ``cores``; when other jobs keep the machine busy it is what they
     leave, and what a pool started now can count on.
     """
-    method = config.validate_start_method(start_method or config.start_method())
+    method = config.resolve_start_method(start_method)
     timeout = DEFAULT_PROFILE_TIMEOUT if timeout is None else timeout
     begin = time.perf_counter()
     with pools.bounded_pool(cores, method, timeout) as pool:

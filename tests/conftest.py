@@ -1,5 +1,5 @@
-"""Shared fixtures: start-method parametrization, a user's module for the advisor and its
-command line, and a leak check around the whole session."""
+"""Shared fixtures: start-method parametrization, a user's module for the advisor and
+``compare`` with a way to run their commands alone, and a leak check around the whole session."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import importlib
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -29,14 +30,24 @@ def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     return request.param
 
 
-#: A user's module, as the advisor meets it: importable by name from every start method.
+#: A user's module, as the advisor and ``compare`` meet it: importable by name from every
+#: start method. The ``*_after_loop`` functions work in the process that ran the loop first and
+#: fail in any process started after it (a worker), as code that needs a parent's state does.
 USER_MODULE = textwrap.dedent('''
+    import multiprocessing
     import os
     import threading
     import time
 
+    MARK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loop-ran")
+    NAP_S = 0.01
+
     def square(x):
         return x * x
+
+    def nap(x):
+        time.sleep(NAP_S)
+        return x
 
     def boom(x):
         raise ValueError(f"cannot handle item {x}")
@@ -47,6 +58,33 @@ USER_MODULE = textwrap.dedent('''
 
     def crash(x):
         os._exit(3)
+
+    def differs(x):
+        return os.getpid()
+
+    def returns_lock(x):
+        return threading.Lock()
+
+    def _after_loop():
+        if multiprocessing.parent_process() is None:
+            open(MARK, "w").close()
+            return False
+        return os.path.exists(MARK)
+
+    def crash_after_loop(x):
+        if _after_loop():
+            os._exit(3)
+        return x
+
+    def raise_after_loop(x):
+        if _after_loop():
+            raise RuntimeError("no database connection in a worker")
+        return x
+
+    def stuck_after_loop(x):
+        if _after_loop():
+            time.sleep(60)
+        return x
 
     as_lambda = lambda x: x
 
@@ -59,6 +97,12 @@ USER_MODULE = textwrap.dedent('''
 
     def items():
         return list(range(200))
+
+    def few_items():
+        return list(range(20))
+
+    def nap_items():
+        return list(range(12))
 
     def empty():
         return []
@@ -73,13 +117,55 @@ USER_MODULE = textwrap.dedent('''
 
 @pytest.fixture
 def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding ``usermod.py`` and an example ``card.json``, first on ``sys.path``."""
     from mpguide import model
 
-    (tmp_path / "usermod.py").write_text(USER_MODULE, encoding="utf-8")
+    folder = tmp_path / "user"
+    folder.mkdir()
+    (folder / "usermod.py").write_text(USER_MODULE, encoding="utf-8")
     card = {"probes": model.EXAMPLE_PROBES}
-    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+@pytest.fixture
+def run_alone() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_alone(command, cwd, timeout)``: run ``command`` (mpguide importable) in a session
+    of its own and fail if it leaves a process running."""
+    import mpguide
+
+    def run(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(mpguide.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+        with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        # The resource tracker and fork server exit on their own once the command has gone;
+        # zombies are dead (their new parent reaps them when it gets to it).
+        session = [p for p in psutil.process_iter() if _session(p.pid) == proc.pid]
+        _, alive = psutil.wait_procs(session, timeout=10)
+        left = [p for p in alive if _status(p) != psutil.STATUS_ZOMBIE]
+        for process in left:
+            process.kill()
+        assert not left, f"processes left running: {left}"
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+    return run
+
+
+def _status(process: psutil.Process) -> str:
+    try:
+        return str(process.status())
+    except psutil.Error:
+        return psutil.STATUS_ZOMBIE
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 @pytest.fixture

@@ -1,27 +1,53 @@
-"""Chapter 3, choosing between tools (mpguide.chapters.choosing): start methods, the
-fork-with-threads deadlock, threads or processes, BLAS threads; well-formed, bounded, leak-free.
+"""Chapter 3, choosing between tools (mpguide.chapters.choosing): start methods (read from
+chapters 1 and 2), the fork-with-threads deadlock, threads or processes, BLAS threads;
+well-formed, bounded, leak-free.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
-from mpguide import config, runner
-from mpguide.chapters import choosing, tuning
+import pandas as pd
+import pytest
+
+from mpguide import config, executors, runner, workloads
+from mpguide.chapters import choosing, overhead, pool_size, worker_memory
+from mpguide.experiment import Experiment
 
 
-def test_measure_start_method_light(start_method: str) -> None:
-    records = choosing.measure_start_method(method=start_method, workers=1, repeats=1)
-    assert [r["first"] for r in records] == [True, False]
-    assert all(r["start_stop_s"] >= r["start_s"] > 0 for r in records)
-    assert all(r["worker_uss_mib"] > 0 for r in records)
+def test_start_methods_read_chapter_1_and_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    def memory(mains: tuple[str, ...]) -> pd.DataFrame:
+        return pd.DataFrame([
+            {"process": process, "main": main, "start_method": method,
+             "uss_mib": uss, "rss_mib": 2 * uss, "pss_mib": uss}
+            for main in mains for method, uss in (("fork", 1.0), ("spawn", 8.0))
+            for process in ("parent", "worker 0", "worker 1")])
+
+    def startup() -> pd.DataFrame:
+        return pd.DataFrame([{"start_method": m, "main": main, "pool": pool, "value": 0.01}
+                             for m in ("fork", "spawn") for main in overhead.MAINS
+                             for pool in ("first", "later")])
+
+    monkeypatch.setattr(worker_memory, "load_worker_memory", memory)
+    monkeypatch.setattr(overhead, "load_startup", startup)
+    starts = choosing.load_start_methods()
+    assert set(starts.main) == set(overhead.MAINS)
+    assert "parent" not in set(starts.process)
+    table = choosing.start_methods_table()
+    assert len(table) == 2 * len(overhead.MAINS)
+    assert table.set_index(["main", "method"]).loc[("light", "spawn"), "worker_uss_mib"] == 8.0
+    assert table.first_pool_ms.tolist() == pytest.approx([10.0] * len(table))
 
 
-def test_heavy_main_runs_under_a_generated_script() -> None:
-    records = runner.run_fresh(f"{choosing.__name__}:measure_start_method",
-                               {"method": "spawn", "workers": 1, "repeats": 0}, timeout=60,
-                               preamble=choosing.heavy_preamble(["json"]))
-    assert records[0]["method"] == "spawn"
+def test_worker_memory_runs_under_a_heavy_main() -> None:
+    params = {**worker_memory.worker_memory_params("numpy+pandas"), "start_methods": ["spawn"],
+              "items": 10_000, "workers": 1}
+    rows = runner.run_fresh(f"{worker_memory.__name__}:measure_worker_memory", params,
+                            timeout=120, preamble=overhead.MAINS["numpy+pandas"])
+    assert {r["main"] for r in rows} == {"numpy+pandas"}
+    assert [r["process"] for r in rows] == ["parent", "worker 0"]
+    assert rows[1]["uss_mib"] > 0
 
 
 def test_fork_deadlock_demo_ends_within_its_timeout() -> None:
@@ -35,19 +61,34 @@ def test_fork_deadlock_demo_ends_within_its_timeout() -> None:
     assert df.loc["spawn", "outcome"] == "finished"
 
 
-def test_measure_threads_vs_processes(start_method: str) -> None:
-    df = tuning.records_frame(choosing.measure_threads_vs_processes(
-        start_method=start_method, mode="quick", workers=2, n_items=4, task_ms=1, repeats=1))
-    out = choosing.speedups(df, ["workload"], "executor")
+def test_threads_vs_processes(start_method: str) -> None:
+    frames = []
+    for name in choosing.THREAD_WORKLOADS:
+        func, items = pool_size.WORKLOADS[name]
+        exp = Experiment("t-threads", func, items, [executors.Threads(2), executors.Pool(2)],
+                         params={"seconds": 1e-3, "count": 4}, startup=False)
+        result = dataclasses.replace(exp, repeats=1, fresh=False, cache=False).run()
+        frames.append(choosing.threads_frame(result, name))
+    out = choosing.speedups(pd.concat(frames), ["workload"], "executor")
     assert set(out.executor) == {"serial", "threads", "processes"}
     assert (out[out.executor == "serial"].speedup == 1).all()
 
 
-def test_measure_blas_caps_worker_threads(start_method: str) -> None:
-    df = tuning.records_frame(choosing.measure_blas(
-        start_method=start_method, mode="quick", workers=2, n_items=4, size=32, repeats=1))
-    threads = df.set_index("variant").blas_threads_per_worker
-    assert threads["pool, BLAS capped at 1"] == 1
+def test_blas_cap_reaches_the_workers(start_method: str) -> None:
+    specs = [executors.Pool(2, chunksize=1), executors.Pool(2, chunksize=1, blas_threads=1)]
+    threads = choosing.measure_blas_threads(specs=[s.to_dict() for s in specs])
+    assert threads[specs[1].label] == 1
+    exp = Experiment("t-blas", choosing.matmul_trace, [32] * 4, specs, startup=False)
+    result = dataclasses.replace(exp, repeats=1, fresh=False, cache=False).run()
+    df = choosing.blas_frame(result, threads)
+    assert set(df.variant) == {"serial", "pool, default BLAS threads", "pool, BLAS capped at 1"}
+    table = choosing.blas_table(df).set_index("variant")
+    assert table.loc["pool, BLAS capped at 1", "blas_threads_per_worker"] == 1
+    assert table.loc["serial", "speedup"] == pytest.approx(1.0)
+
+
+def test_matmul_trace_is_rounded() -> None:
+    assert choosing.matmul_trace(8) == round(workloads.matmul_task(8), 3)
 
 
 def test_python_facts() -> None:

@@ -6,24 +6,29 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+import pandas as pd
 import pytest
 
-from mpguide.chapters import tuning, waiting
+from mpguide import executors
+from mpguide.chapters import waiting
 
 
 def test_measure_pool_vs_process(start_method: str) -> None:
     scenarios = {"cpu": {"kind": "cpu", "n": 3, "task_s": 0.001},
                  "io": {"kind": "io", "n": 3, "task_s": 0.01}}
-    df = tuning.records_frame(waiting.measure_pool_vs_process(
-        start_method=start_method, mode="quick", workers=2, scenarios=scenarios, repeats=1))
+    pool = executors.Pool(2, chunksize=1, start_method=start_method)
+    df = pd.DataFrame(waiting.measure_pool_vs_process(pool=pool.to_dict(), scenarios=scenarios,
+                                                      repeats=1))
     assert set(df.way) == {"serial", "Pool", "Process per task"}
     assert len(df) == 6
+    assert set(df.label) == {pool.label}
+    assert df.start_method.eq(start_method).all()
 
 
 def test_measure_io_cpu(start_method: str) -> None:
-    df = tuning.records_frame(waiting.measure_io_cpu(
-        start_method=start_method, mode="quick", workers=2, threads=4, n_items=4, delay_ms=5,
-        cpu_ms=1, nbytes=64, repeats=1))
+    df = pd.DataFrame(waiting.measure_io_cpu(
+        start_method=start_method, workers=2, threads=4, n_items=4, delay_ms=5, cpu_ms=1,
+        nbytes=64, repeats=1))
     assert set(df.way) == {"serial", "threads only", "processes only", "threads feed processes"}
 
 

@@ -8,146 +8,34 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import subprocess
 import sys
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
-import psutil
 import pytest
 
 from mpguide import compare, executors, machine
 
 #: The command under test.
 COMMAND = [sys.executable, "-m", "mpguide", "compare"]
-#: Seconds each item of ``usermod:nap`` sleeps, and how many items ``usermod:nap_items`` has.
-NAP_S, NAP_ITEMS = 0.01, 12
-
-#: A user's module, as compare meets it: importable by name from every start method.
-USER_MODULE = textwrap.dedent(f'''
-    import multiprocessing
-    import os
-    import threading
-    import time
-
-    MARK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loop-ran")
-
-    def square(x):
-        return x * x
-
-    def nap(x):
-        time.sleep({NAP_S})
-        return x
-
-    def boom(x):
-        if x == 3:
-            raise ValueError(f"cannot handle item {{x}}")
-        return x
-
-    def forever(x):
-        while True:
-            time.sleep(0.05)
-
-    def crash(x):
-        os._exit(3)
-
-    def differs(x):
-        return os.getpid()
-
-    def returns_lock(x):
-        return threading.Lock()
-
-    def _after_loop():
-        """True in a process started after compare ran the loop in its own process."""
-        if multiprocessing.parent_process() is None:
-            open(MARK, "w").close()
-            return False
-        return os.path.exists(MARK)
-
-    def crash_after_loop(x):
-        if _after_loop():
-            os._exit(3)
-        return x
-
-    def raise_after_loop(x):
-        if _after_loop():
-            raise RuntimeError("no database connection in a worker")
-        return x
-
-    def stuck_after_loop(x):
-        if _after_loop():
-            time.sleep(60)
-        return x
-
-    as_lambda = lambda x: x
-
-    def _make():
-        def inner(x):
-            return x
-        return inner
-
-    closure = _make()
-
-    def items():
-        return list(range(20))
-
-    def nap_items():
-        return list(range({NAP_ITEMS}))
-
-    def empty():
-        return []
-
-    def with_lock():
-        return [1, 2, threading.Lock(), 4, 5, 6, 7, 8]
-
-    def broken_factory():
-        raise RuntimeError("the database is down")
-''')
+#: A command runner: ``run(*args) -> CompletedProcess``.
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def user_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "user"
-    folder.mkdir()
-    (folder / "usermod.py").write_text(USER_MODULE, encoding="utf-8")
-    return folder
+def compare_cli(user_dir: Path, run_alone: Run) -> Run:
+    """``compare_cli(*args)``: the command in ``user_dir``, alone; fail if it leaves a file."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        before = {p.name for p in user_dir.iterdir()}
+        result = run_alone([*COMMAND, *args], user_dir, timeout=240)
+        made = {p.name for p in user_dir.iterdir()} - before - {"loop-ran", "__pycache__"}
+        assert made <= {a for a in args if a.endswith(".png")}, f"files left behind: {made}"
+        return result
 
-
-def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command in ``folder`` in its own session; fail if it leaves a process or a
-    file behind."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(compare.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    before = {p.name for p in folder.iterdir()}
-    with subprocess.Popen([*COMMAND, *args], cwd=folder, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
-        stdout, stderr = proc.communicate(timeout=240)
-    # The resource tracker and fork server exit on their own once the command has gone.
-    session = [p for p in psutil.process_iter() if _session(p.pid) == proc.pid]
-    _, alive = psutil.wait_procs(session, timeout=10)
-    left = [p for p in alive if _status(p) != psutil.STATUS_ZOMBIE]
-    for process in left:
-        process.kill()
-    assert not left, f"processes left running: {left}"
-    made = {p.name for p in folder.iterdir()} - before - {"loop-ran", "__pycache__"}
-    assert made <= {a for a in args if a.endswith(".png")}, f"files left behind: {made}"
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-
-
-def _status(process: psutil.Process) -> str:
-    try:
-        return str(process.status())
-    except psutil.Error:
-        return psutil.STATUS_ZOMBIE
-
-
-def _session(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except OSError:
-        return None
+    return run
 
 
 def _assert_one_paragraph(result: subprocess.CompletedProcess[str], pattern: str) -> None:
@@ -230,10 +118,10 @@ def test_verify_command_round_trips_through_the_parser() -> None:
 # --- output ---------------------------------------------------------------------------------
 
 
-def test_cli_json_records(user_dir: Path, start_method: str) -> None:
-    result = _cli(user_dir, "usermod:square", "--items", "usermod:items", "--tools",
-                  "loop,threads,pool,processpool", "--workers", "2", "--chunksizes",
-                  "1,default", "--repeats", "2", "--json")
+def test_cli_json_records(compare_cli: Run, start_method: str) -> None:
+    result = compare_cli("usermod:square", "--items", "usermod:few_items", "--tools",
+                         "loop,threads,pool,processpool", "--workers", "2", "--chunksizes",
+                         "1,default", "--repeats", "2", "--json")
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
     labels = [r["label"] for r in records]
@@ -258,8 +146,8 @@ def test_cli_json_records(user_dir: Path, start_method: str) -> None:
                             by_label["loop"]["median_s"] / record["median_s"])
 
 
-def test_cli_csv(user_dir: Path) -> None:
-    result = _cli(user_dir, "usermod:square", "--items", "usermod:items", *TINY, "--csv")
+def test_cli_csv(compare_cli: Run) -> None:
+    result = compare_cli("usermod:square", "--items", "usermod:few_items", *TINY, "--csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["tool"] for r in rows] == ["loop", "pool"]
@@ -268,9 +156,9 @@ def test_cli_csv(user_dir: Path) -> None:
     assert float(rows[1]["median_s"]) > 0
 
 
-def test_cli_text_and_plot(user_dir: Path) -> None:
-    result = _cli(user_dir, "usermod:square", "--items", "usermod:items", *TINY,
-                  "--plot", "cmp.png")
+def test_cli_text_and_plot(compare_cli: Run, user_dir: Path) -> None:
+    result = compare_cli("usermod:square", "--items", "usermod:few_items", *TINY,
+                         "--plot", "cmp.png")
     assert result.returncode == 0, result.stderr
     assert (user_dir / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = result.stdout.splitlines()
@@ -283,14 +171,15 @@ def test_cli_text_and_plot(user_dir: Path) -> None:
     assert result.stderr == ""
 
 
-def test_times_include_the_work(user_dir: Path, start_method: str) -> None:
-    """Each map sleeps NAP_S per item: no configuration can beat the total over its workers
-    (never a speedup asserted, only what physics allows)."""
-    result = _cli(user_dir, "usermod:nap", "--items", "usermod:nap_items", "--tools",
-                  "threads,pool", "--workers", "2", "--chunksizes", "1", "--repeats", "2", "--json")
+def test_times_include_the_work(compare_cli: Run, usermod: ModuleType, start_method: str) -> None:
+    """Each map sleeps ``NAP_S`` per item: no configuration can beat the total over its
+    workers (never a speedup asserted, only what physics allows)."""
+    result = compare_cli("usermod:nap", "--items", "usermod:nap_items", "--tools",
+                         "threads,pool", "--workers", "2", "--chunksizes", "1", "--repeats", "2",
+                         "--json")
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
-    total = NAP_S * NAP_ITEMS
+    total = usermod.NAP_S * len(usermod.nap_items())
     loop = next(r for r in records if r["tool"] == "loop")
     assert loop["median_s"] >= total
     for record in records:
@@ -301,26 +190,26 @@ def test_times_include_the_work(user_dir: Path, start_method: str) -> None:
 
 
 @pytest.mark.parametrize(("args", "pattern"), [
-    (("usermod:as_lambda", "--items", "usermod:items"), "is a lambda"),
-    (("usermod:closure", "--items", "usermod:items"), "closure"),
+    (("usermod:as_lambda", "--items", "usermod:few_items"), "is a lambda"),
+    (("usermod:closure", "--items", "usermod:few_items"), "closure"),
     (("usermod:square", "--items", "usermod:with_lock"), r"item 2 \(a lock\) cannot be pickled"),
-    (("nosuchmodule:square", "--items", "usermod:items"), "cannot import module 'nosuchmodule'"),
-    (("usermod:cube", "--items", "usermod:items"), "'cube' is not defined in module usermod"),
-    (("usermod", "--items", "usermod:items"), "must be written MODULE:NAME"),
+    (("nosuchmodule:square", "--items", "usermod:few_items"), "cannot import module 'nosuchmodule'"),
+    (("usermod:cube", "--items", "usermod:few_items"), "'cube' is not defined in module usermod"),
+    (("usermod", "--items", "usermod:few_items"), "must be written MODULE:NAME"),
     (("usermod:square", "--items", "usermod:empty"), "the item list is empty"),
     (("usermod:square", "--items", "usermod:broken_factory"),
      "raised RuntimeError: the database is down"),
-    (("usermod:square", "--items", "usermod:items", "--tools", "loop,dask"),
+    (("usermod:square", "--items", "usermod:few_items", "--tools", "loop,dask"),
      "unknown tool 'dask'"),
-    (("usermod:square", "--items", "usermod:items", "--plot", "no/such/folder/x.png"),
+    (("usermod:square", "--items", "usermod:few_items", "--plot", "no/such/folder/x.png"),
      "folder no/such/folder does not exist"),
 ])
-def test_cli_bad_input(user_dir: Path, args: tuple[str, ...], pattern: str) -> None:
-    _assert_one_paragraph(_cli(user_dir, *args), pattern)
+def test_cli_bad_input(compare_cli: Run, args: tuple[str, ...], pattern: str) -> None:
+    _assert_one_paragraph(compare_cli(*args), pattern)
 
 
 @pytest.mark.parametrize(("target", "pattern"), [
-    ("usermod:boom", r"raised ValueError: cannot handle item 3 on items\[3\] == 3 .*usermod\.py"),
+    ("usermod:boom", r"raised ValueError: cannot handle item 0 on items\[0\] == 0 .*usermod\.py"),
     ("usermod:forever", r"did not finish within 5 s .*items\[0\] == 0"),
     ("usermod:crash", r"killed the process running it .* items\[0\] == 0"),
     ("usermod:returns_lock", "returned a lock for item 0 .* cannot be pickled"),
@@ -330,15 +219,15 @@ def test_cli_bad_input(user_dir: Path, args: tuple[str, ...], pattern: str) -> N
      "raised RuntimeError: no database connection in a worker in a worker process"),
     ("usermod:stuck_after_loop", r"Pool\(2, .*\) did not finish within 5 s.*--timeout"),
 ])
-def test_cli_failing_function(user_dir: Path, start_method: str, target: str,
+def test_cli_failing_function(compare_cli: Run, start_method: str, target: str,
                               pattern: str) -> None:
-    _assert_one_paragraph(_cli(user_dir, target, "--items", "usermod:items", *TINY,
-                               "--timeout", "5"), pattern)
+    _assert_one_paragraph(compare_cli(target, "--items", "usermod:few_items", *TINY,
+                                      "--timeout", "5"), pattern)
 
 
 @pytest.mark.parametrize("target", ["usermod:crash_after_loop", "usermod:raise_after_loop",
                                     "usermod:stuck_after_loop"])
-def test_cli_failing_process_pool_executor(user_dir: Path, target: str) -> None:
-    result = _cli(user_dir, target, "--items", "usermod:items", "--tools", "processpool",
-                  "--workers", "2", "--chunksizes", "1", "--repeats", "1", "--timeout", "5")
+def test_cli_failing_process_pool_executor(compare_cli: Run, target: str) -> None:
+    result = compare_cli(target, "--items", "usermod:few_items", "--tools", "processpool",
+                         "--workers", "2", "--chunksizes", "1", "--repeats", "1", "--timeout", "5")
     _assert_one_paragraph(result, r"ProcessPoolExecutor\(2|in a thread or worker process")

@@ -39,12 +39,14 @@ fig = worker_memory.plot_memory(memory, cow)
 # (one buffer, one object) stay shared, lists of Python objects do not.
 if __name__ == "__main__":
     import multiprocessing
+    import os
 
     import psutil
 
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        pool.map_async(abs, range(2)).get(timeout=60)
+    workers = os.cpu_count() or 1
+    with ctx.Pool(workers) as pool:
+        pool.map_async(abs, range(workers)).get(timeout=60)
         for worker in pool._pool:
             info = psutil.Process(worker.pid).memory_full_info()
             print(worker.pid, f"USS {info.uss / 2**20:.1f} MiB")

@@ -8,11 +8,46 @@ threads. And numpy's BLAS starts threads of its own, which a process pool multip
 """
 
 # %%
+# Your function and items
+# -----------------------
+# ``FUNC`` is mapped over ``ITEMS``. Replace these lines with your own, imported from your
+# module (``from mywork import parse, load_documents``; ``ITEMS`` may be a list or a function
+# that returns one, called with ``PARAMS`` where the experiment runs): a function defined in
+# this script cannot reach a ``spawn`` or ``forkserver`` worker. That is all it takes to get
+# the first table and figure below for your function, under any start method. The defaults
+# are 10 ms pure-Python tasks (4 ms in quick mode), 16 per usable core (6).
+from mpguide import config, machine, workloads
+from mpguide.chapters import task_duration
+
+FUNC = workloads.spin  # any importable function of one argument
+ITEMS = task_duration.spin_items  # a list, or a factory called with PARAMS
+PARAMS = {"seconds": config.scaled(10, 4) / 1e3,  # keyword arguments of ITEMS
+          "count": config.scaled(16, 6) * machine.usable_cpus()}
+
+# %%
 # Threads against processes
 # -------------------------
-# Pure-Python work and numpy work, each in a ``ThreadPool(2)`` and a ``Pool(2)`` (both started
-# before timing). The seed article "Python's multiprocessing performance problem" published
-# 4.25 s sequential against 1.39 s with 4 threads for summing a large array ten times.
+# The experiment, in plain sight: a thread pool and a process pool of as many workers as
+# usable cores, each timed on a started pool; the plain loop is added as the reference and
+# every result is checked against it. Above 1 in ``speedup`` is faster than the loop.
+from mpguide import executors
+from mpguide.experiment import Experiment
+
+workers = machine.usable_cpus()
+result = Experiment("choosing-threads", FUNC, ITEMS, [
+    executors.Threads(workers), executors.Pool(workers)], params=PARAMS, startup=False).run()
+result.table().round(3)
+
+# %%
+fig = result.plot("Your function: threads or processes")
+
+# %%
+# Work that holds the GIL and work that releases it
+# -------------------------------------------------
+# The same declaration (``choosing.threads_experiments()``) for pure-Python work and for numpy
+# work (``sqrt`` and a sum over an array). The seed article "Python's multiprocessing
+# performance problem" published 4.25 s sequential against 1.39 s with 4 threads for summing
+# a large array ten times. It stays this comparison when you replace ``FUNC`` and ``ITEMS``.
 from mpguide.chapters import choosing, tuning
 
 threads = choosing.load_threads_vs_processes()
@@ -27,33 +62,44 @@ fig = tuning.bar_figure(speed, x="workload", y="speedup", hue="executor", captio
 # %%
 # BLAS oversubscription
 # ---------------------
-# Matrix products in a ``Pool(2)``: each worker's BLAS starts as many threads as there are
-# cores, so workers times BLAS threads compete for the cores. An initializer that caps BLAS at
-# one thread per worker (``mpguide.blas.limit_blas_threads``, threadpoolctl) removes the
-# contention.
-blas = choosing.load_blas()
-blas_table = blas.groupby(["variant", "blas_threads_per_worker"], sort=False)["seconds"] \
-    .describe()[["50%", "25%", "75%", "min", "max"]].reset_index()
-blas_table
+# Matrix products (256 x 256) in a pool of all usable cores: each worker's BLAS starts as many
+# threads as there are cores, so workers times BLAS threads compete for the cores.
+# ``blas_threads=1`` caps BLAS at one thread per worker (``mpguide.blas.limit_blas_threads``
+# as the initializer: it imports numpy first, then calls ``threadpoolctl``). Each pool's
+# workers are asked how many BLAS threads they really have.
+pools = [executors.Pool(workers, chunksize=1),
+         executors.Pool(workers, chunksize=1, blas_threads=1)]
+matmuls = Experiment("choosing-blas", choosing.matmul_trace,
+                     [256] * (config.scaled(20, 8) * workers), pools, startup=False).run()
+blas = choosing.blas_frame(matmuls, choosing.worker_blas_threads(pools))
+blas_table = choosing.blas_table(blas)
+blas_table.round(3)
 
 # %%
-fig = tuning.bar_figure(
-    blas_table.assign(iqr=blas_table["75%"] - blas_table["25%"]), x="variant", y="50%",
-    err="iqr", caption=blas, ylabel="seconds (median, IQR)",
-    title="Matmul tasks: default BLAS threads vs capped")
+fig = tuning.bar_figure(blas_table, x="variant", y="median", err="iqr", caption=blas,
+                        ylabel="seconds (median, IQR)",
+                        title="Matmul tasks: default BLAS threads vs capped")
 
 # %%
 # What to copy
 # ------------
-# Use threads for numpy-heavy work; in a process pool of numpy work, cap BLAS threads with an
-# initializer that imports numpy first, then calls ``threadpoolctl.threadpool_limits(1)``:
-# ``from mpguide.blas import limit_blas_threads`` does both.
+# Threads for work that releases the GIL, processes for work that holds it; in a process pool
+# of numpy work, cap BLAS at one thread per worker. Plain ``concurrent.futures`` and
+# ``multiprocessing``; every wait is bounded. The BLAS variables reach ``spawn`` workers,
+# which load numpy after they start (a ``fork`` worker inherits its parent's BLAS as it is).
+# Run as this script, each ``spawn`` worker re-imports this file and re-runs the cells above
+# (they only read the cache).
 if __name__ == "__main__":
+    import concurrent.futures
     import multiprocessing
+    import os
 
-    from mpguide import workloads
-    from mpguide.blas import limit_blas_threads
-
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2, initializer=limit_blas_threads, initargs=(1,)) as pool:
-        print(pool.map_async(workloads.matmul_task, [200] * 8).get(timeout=120)[:2])
+    items = ITEMS(**PARAMS) if callable(ITEMS) else ITEMS
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with concurrent.futures.ThreadPoolExecutor(cores) as thread_pool:
+        in_threads = list(thread_pool.map(FUNC, items, timeout=120))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"  # one BLAS thread in each worker started from now on
+    with multiprocessing.get_context("spawn").Pool(cores) as process_pool:
+        in_processes = process_pool.map_async(FUNC, items).get(timeout=120)
+    print(in_threads == in_processes)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, executors, machine, workloads
-from mpguide.experiment import _code_hash, run_cached
+from mpguide.experiment import code_hash, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -207,8 +207,8 @@ def _declared(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
               params: dict[str, Any] | None) -> dict[str, Any]:
     """``func`` and ``items`` by name, with hashes of their source (editing them re-measures)."""
     resolved = [executors.resolve_target(x) if isinstance(x, str) else x for x in (func, items)]
-    return {"func": executors.target_of(resolved[0]), "func_hash": _code_hash(resolved[0]),
-            "items": executors.target_of(resolved[1]), "items_hash": _code_hash(resolved[1]),
+    return {"func": executors.target_of(resolved[0]), "func_hash": code_hash(resolved[0]),
+            "items": executors.target_of(resolved[1]), "items_hash": code_hash(resolved[1]),
             "params": dict(params or {})}
 
 

@@ -1,12 +1,15 @@
 """Chapter 3, part 2: choosing (start methods and the fork-with-threads deadlock, threads or
 processes, BLAS threads inside processes).
 
-Same shape as :mod:`mpguide.chapters.tuning` (which declares the chapter): every experiment
-runs in a fresh interpreter (or, for the heavy-``__main__`` case, a generated script), its JSON
-result is cached, and ``load_*`` functions return tidy DataFrames for the gallery, the guide
-page and the claims. Everything a pool or a process receives by reference (the lock-taking
-child) is defined here, importable under every start method; BLAS threads are capped and read
-with :func:`mpguide.blas.limit_blas_threads` and :func:`mpguide.blas.blas_threads`. Work that
+:mod:`mpguide.chapters.tuning` declares the chapter. The maps of a function over items are
+declared here once as :class:`~mpguide.experiment.Experiment` s with worker counts from
+:func:`mpguide.machine.usable_cpus` (:func:`threads_experiments`, :func:`blas_experiment`);
+the rest goes through :func:`~mpguide.experiment.run_cached` (the deadlock demonstration, the
+BLAS threads each worker really has). The start-method comparison measures nothing itself: it
+reads pool start+stop from chapter 1 (:func:`mpguide.chapters.overhead.load_startup`) and
+worker memory from chapter 2 (:func:`mpguide.chapters.worker_memory.load_worker_memory`),
+both from a light ``__main__`` and from one importing numpy and pandas. Everything a pool or a
+process receives by reference is defined here, importable under every start method. Work that
 waits is in :mod:`mpguide.chapters.waiting`.
 
 Examples
@@ -14,8 +17,8 @@ Examples
 >>> from mpguide.chapters import choosing
 >>> choosing.python_facts()["fork_threads_warning_since"]
 '3.12'
->>> choosing.heavy_preamble(["numpy"]).split("  #")[0]
-'import numpy'
+>>> sorted(choosing.threads_experiments())
+['numpy', 'spin']
 """
 
 from __future__ import annotations
@@ -25,108 +28,54 @@ import sys
 import threading
 import time
 import warnings
-from multiprocessing.pool import ThreadPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, pools, runner, timing, workloads
-from mpguide.blas import blas_threads, limit_blas_threads
-from mpguide.chapters.tuning import CHAPTER, finish, pool_map, records_frame, run_cached, timed
+from mpguide import claims, config, executors, machine, pools, timing, workloads
+from mpguide.blas import blas_threads
+from mpguide.chapters.pool_size import WORKLOADS
+from mpguide.chapters.tuning import CHAPTER
+from mpguide.experiment import Experiment, Result, run_cached
 
-#: What the generated "heavy" script imports at top level, like a typical data script
-#: (quick mode imports numpy only, to keep CI builds short).
-HEAVY_IMPORTS = ("numpy", "pandas")
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Python versions behind the start-method facts quoted on the guide page.
 FORK_THREADS_WARNING_SINCE = (3, 12)
 FORKSERVER_DEFAULT_SINCE = (3, 14)
 
-
-def _method(start_method: str | None) -> str:
-    return config.validate_start_method(start_method or config.start_method())
+#: What each workload of the threads-vs-processes comparison is, for tables.
+THREAD_WORKLOADS = {"spin": "pure Python (holds the GIL)", "numpy": "numpy (releases the GIL)"}
 
 
 # ---------------------------------------------------------------------------------------------
-# Start methods: start+stop time and per-worker memory, light and heavy __main__
+# Start methods: start+stop time (chapter 1) and per-worker memory (chapter 2)
 # ---------------------------------------------------------------------------------------------
 
-def _worker_memory(pool) -> tuple[float, float]:
-    """Mean USS and RSS (MiB) of a pool's workers."""
-    import psutil
+def load_start_methods() -> pd.DataFrame:
+    """Memory of each worker per start method and kind of ``__main__``: ``main`` (``"light"``
+    / ``"numpy+pandas"``), ``method``, ``worker_uss_mib``, ``worker_rss_mib`` and metadata,
+    one row per worker: chapter 2's records
+    (:func:`mpguide.chapters.worker_memory.load_worker_memory`)."""
+    from mpguide.chapters.overhead import MAINS
+    from mpguide.chapters.worker_memory import load_worker_memory
 
-    uss, rss = [], []
-    for process in pool._pool:  # Pool has no public list of its processes
-        info = psutil.Process(process.pid).memory_full_info()
-        uss.append(info.uss / 2**20)
-        rss.append(info.rss / 2**20)
-    return sum(uss) / len(uss), sum(rss) / len(rss)
-
-
-def measure_start_method(*, method: str, workers: int, repeats: int) -> list[dict[str, Any]]:
-    """Start ``ctx.Pool(workers)``, map one tiny task per worker, read the workers' memory,
-    close and join; ``repeats + 1`` times in this interpreter (the first pool also starts the
-    forkserver, so it is recorded as ``first``)."""
-    records = []
-    for rep in range(repeats + 1):
-        start = time.perf_counter()
-        with pools.bounded_pool(workers, method) as pool:
-            pool_map(pool, workloads.noop, list(range(workers)), 1)
-            started = time.perf_counter() - start
-            uss, rss = _worker_memory(pool)
-        records.append({"method": method, "repeat": rep, "first": rep == 0,
-                        "start_s": started, "start_stop_s": time.perf_counter() - start,
-                        "worker_uss_mib": uss, "worker_rss_mib": rss})
-    return records
+    memory = load_worker_memory(tuple(MAINS))
+    workers = memory[memory["process"] != "parent"]
+    return workers.rename(columns={"start_method": "method", "uss_mib": "worker_uss_mib",
+                                   "rss_mib": "worker_rss_mib"}).reset_index(drop=True)
 
 
-def heavy_preamble(imports: list[str]) -> str:
-    """Top of a script that imports ``imports`` (for :func:`runner.run_fresh`'s ``preamble``);
-    a spawn child of that script re-imports the heavy modules.
+def start_methods_table() -> pd.DataFrame:
+    """One row per kind of main and start method: the first Pool's start+stop (ms, median,
+    chapter 1's records) and the median USS and RSS of one worker (MiB, chapter 2's)."""
+    from mpguide.chapters.overhead import load_startup, startup_summary
 
-    Examples
-    --------
-    >>> heavy_preamble(["numpy", "pandas"])
-    'import numpy, pandas  # noqa: F401  (the point of the script)'
-    """
-    return f"import {', '.join(imports)}  # noqa: F401  (the point of the script)"
-
-
-def start_methods_params() -> dict[str, Any]:
-    """Parameters of the start-method comparison for the current mode."""
-    return {"mode": config.mode(), "workers": 2, "repeats": config.scaled(1, 0),
-            "methods": config.available_start_methods(),
-            "imports": list(HEAVY_IMPORTS[:config.scaled(len(HEAVY_IMPORTS), 1)])}
-
-
-def measure_start_methods(*, mode: str, workers: int, repeats: int, methods: list[str],
-                          imports: list[str]) -> dict[str, Any]:
-    """:func:`measure_start_method` for each method, from a light ``__main__``
-    (:mod:`mpguide._child`, stdlib + mpguide) and from a heavy one importing ``imports``
-    (:func:`heavy_preamble`)."""
-    del mode
-    records = []
-    for method in methods:
-        kwargs = {"method": method, "workers": workers, "repeats": repeats}
-        target = f"{__name__}:measure_start_method"
-        light = runner.run_fresh(target, kwargs, timeout=120)
-        heavy = runner.run_fresh(target, kwargs, timeout=180, preamble=heavy_preamble(imports))
-        records += [{**r, "main": "light"} for r in light]
-        records += [{**r, "main": "heavy", "imports": " ".join(imports)} for r in heavy]
-    return finish(records, ", ".join(methods) + " compared")
-
-
-def run_cached_local(experiment: str, func, params: dict[str, Any]) -> Any:
-    """Cache ``func(**params)`` run in this process (for experiments that start their own
-    fresh interpreters)."""
-    from mpguide.cache import ResultCache
-
-    return ResultCache().get_or_measure(experiment, params, func)
-
-
-def load_start_methods():
-    """Tidy frame of :func:`measure_start_methods` (cached)."""
-    params = start_methods_params()
-    result = run_cached_local("choosing-start-methods", measure_start_methods, params)
-    return records_frame(result)
+    startup = startup_summary(load_startup())
+    first = startup[startup["pool"] == "first"].rename(columns={"start_method": "method"})
+    memory = load_start_methods().groupby(["main", "method"], sort=False)[
+        ["worker_uss_mib", "worker_rss_mib"]].median().reset_index()
+    return memory.merge(first[["main", "method", "median_ms"]], on=["main", "method"],
+                        how="left").rename(columns={"median_ms": "first_pool_ms"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,18 +93,18 @@ def use_library_lock() -> None:
         pass
 
 
-def measure_fork_deadlock(*, mode: str, wait_s: float, methods: list[str]) -> dict[str, Any]:
+def measure_fork_deadlock(*, wait_s: float, methods: list[str]) -> list[dict[str, Any]]:
     """Start a child with each method while a thread of this process holds a lock.
 
     Under ``fork`` the child gets a copy of the lock in its held state, and no copy of the
     thread that would release it: it waits forever. The child is given ``wait_s`` seconds,
-    then killed and reported as deadlocked. Run through :func:`runner.run_fresh`, so even a
-    failure to kill stays inside a process group that is killed on timeout.
+    then killed and reported as deadlocked. Run through :func:`run_cached` in a fresh
+    interpreter, so even a failure to kill stays inside a process group that is killed on
+    timeout.
     """
-    del mode
     records = []
     for method in methods:
-        ctx = pools.get_context(method)
+        ctx: Any = pools.get_context(method)
         holding, release = threading.Event(), threading.Event()
 
         def hold(holding: threading.Event = holding, release: threading.Event = release) -> None:
@@ -184,73 +133,69 @@ def measure_fork_deadlock(*, mode: str, wait_s: float, methods: list[str]) -> di
             "waited_s": waited, "exitcode": child.exitcode, "wait_limit_s": wait_s,
             "warning": "; ".join(f"{w.category.__name__}: {w.message}" for w in caught) or None,
         })
-    return finish(records, ", ".join(methods) + " compared")
+    meta = {**machine.collect_metadata(), "start_method": ", ".join(methods) + " compared",
+            "measured_in": "fresh interpreter"}
+    return [{**meta, **r} for r in records]
 
 
 def fork_deadlock_params() -> dict[str, Any]:
-    """Parameters of the deadlock demonstration for the current mode."""
-    return {"mode": config.mode(), "wait_s": config.scaled(3, 2),
-            "methods": config.available_start_methods()}
+    """The ``run_cached`` params of the deadlock demonstration, not run."""
+    return {"wait_s": config.scaled(3, 2), "methods": config.available_start_methods()}
 
 
-def load_fork_deadlock():
+def load_fork_deadlock() -> pd.DataFrame:
     """Tidy frame of :func:`measure_fork_deadlock` (cached; never hangs: the child is killed
     after ``wait_s`` and the whole interpreter after a further minute)."""
+    import pandas as pd
+
     params = fork_deadlock_params()
-    return records_frame(run_cached(
-        "choosing-fork-deadlock", f"{__name__}:measure_fork_deadlock", params,
-        timeout=params["wait_s"] * len(params["methods"]) + 60))
+    rows = run_cached("choosing-fork-deadlock", f"{__name__}:measure_fork_deadlock", params,
+                      timeout=params["wait_s"] * len(params["methods"]) + 60)
+    return pd.DataFrame(rows or [], columns=None if rows else [
+        "method", "outcome", "waited_s", "exitcode", "wait_limit_s", "warning"])
 
 
 # ---------------------------------------------------------------------------------------------
 # Threads vs processes
 # ---------------------------------------------------------------------------------------------
 
-def threads_params(start_method: str | None = None) -> dict[str, Any]:
-    """Parameters of the threads-vs-processes comparison for the current mode."""
-    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
-            "n_items": config.scaled(32, 12), "task_ms": config.scaled(10, 4),
-            "repeats": config.scaled(3, 2)}
+def threads_params() -> dict[str, Any]:
+    """Items of each workload: 10 ms tasks (4 ms in quick mode), 16 per usable core (6)."""
+    return {"seconds": config.scaled(10, 4) / 1e3,
+            "count": config.scaled(16, 6) * machine.usable_cpus()}
 
 
-def measure_threads_vs_processes(*, start_method: str, mode: str, workers: int, n_items: int,
-                                 task_ms: float, repeats: int) -> dict[str, Any]:
-    """Serial loop, ``ThreadPool(workers)`` and ``Pool(workers)`` on a GIL-holding task
-    (:func:`workloads.spin`) and a GIL-releasing one (:func:`workloads.numpy_sum_task`);
-    pools started and warmed up before timing, chunksize 1."""
-    from mpguide.chapters.pool_size import pool_size_items
-
-    del mode
-    records = []
-    with pools.bounded_pool(workers, start_method) as procs, ThreadPool(workers) as threads:
-        pool_map(procs, workloads.noop, list(range(workers * 2)), 1)
-        for kind, label in (("spin", "pure Python (holds the GIL)"),
-                            ("numpy", "numpy (releases the GIL)")):
-            func, items = pool_size_items(kind, n_items, task_ms)
-            expected = list(map(func, items))
-            runs = {
-                "serial": lambda f=func, i=items: list(map(f, i)),
-                "threads": lambda f=func, i=items: threads.map_async(f, i, 1).get(
-                    config.DEFAULT_TIMEOUT),
-                "processes": lambda f=func, i=items: pool_map(procs, f, i, 1),
-            }
-            for executor, run in runs.items():
-                timing.check_same(expected, run(), f"{executor} {kind}")
-                for rep in range(repeats):
-                    _, seconds = timed(run)
-                    records.append({"workload": kind, "label": label, "executor": executor,
-                                    "repeat": rep, "workers": workers, "n_items": n_items,
-                                    "task_ms": task_ms, "seconds": seconds})
-    return finish(records, start_method)
+def threads_experiments() -> dict[str, Experiment]:
+    """A GIL-holding workload (``spin``) and a GIL-releasing one (numpy), each through the
+    loop, ``Threads(workers)`` and ``Pool(workers)`` (usable cores), timed on started pools;
+    not run."""
+    workers = machine.usable_cpus()
+    return {name: Experiment("choosing-threads", *WORKLOADS[name],
+                             [executors.Threads(workers), executors.Pool(workers)],
+                             params=threads_params(), startup=False)
+            for name in THREAD_WORKLOADS}
 
 
-def load_threads_vs_processes(start_method: str | None = None):
-    """Tidy frame of :func:`measure_threads_vs_processes` (cached)."""
-    return records_frame(run_cached("choosing-threads", f"{__name__}:measure_threads_vs_processes",
-                                    threads_params(start_method)))
+def threads_frame(result: Result, workload: str) -> pd.DataFrame:
+    """Tidy rows of one threads-vs-processes experiment: ``workload``, ``label`` (what the
+    workload is), ``executor`` (``serial`` / ``threads`` / ``processes``), ``seconds``."""
+    df = result.frame()
+    executor = df["tool"].map({"loop": "serial", "threads": "threads", "pool": "processes",
+                               "processpool": "processes"})
+    return df.assign(workload=workload, executor=executor, n_items=df["items"],
+                     label=THREAD_WORKLOADS.get(workload, workload))
 
 
-def speedups(df, by: list[str], column: str, baseline: str = "serial"):
+def load_threads_vs_processes() -> pd.DataFrame:
+    """:func:`threads_frame` of both :func:`threads_experiments` (fresh interpreter, cached)."""
+    import pandas as pd
+
+    return pd.concat([threads_frame(exp.run(), name)
+                      for name, exp in threads_experiments().items()], ignore_index=True)
+
+
+def speedups(df: pd.DataFrame, by: list[str], column: str,
+             baseline: str = "serial") -> pd.DataFrame:
     """Median seconds (with IQR) per ``by`` + ``column`` and the speedup over the
     ``baseline`` value of ``column`` within each ``by`` group.
 
@@ -273,45 +218,73 @@ def speedups(df, by: list[str], column: str, baseline: str = "serial"):
 # BLAS oversubscription
 # ---------------------------------------------------------------------------------------------
 
-def blas_params(start_method: str | None = None) -> dict[str, Any]:
-    """Parameters of the BLAS oversubscription experiment for the current mode."""
-    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
-            "n_items": config.scaled(40, 16), "size": 256, "repeats": config.scaled(5, 3)}
+def matmul_trace(n: int) -> float:
+    """:func:`workloads.matmul_task` rounded to 3 decimals: BLAS pools of different sizes may
+    sum in another order, and the experiment checks results for equality."""
+    return round(workloads.matmul_task(n), 3)
 
 
-def measure_blas(*, start_method: str, mode: str, workers: int, n_items: int, size: int,
-                 repeats: int) -> dict[str, Any]:
-    """Numpy matmul tasks: serial loop vs ``Pool(workers)`` with default BLAS threads vs a
-    pool whose initializer caps them at 1 (:func:`limit_blas_threads`)."""
-    del mode
-    items = [size] * n_items
-    expected = [workloads.matmul_task(n) for n in items]
-    records = []
-
-    def record(variant: str, run, threads: int) -> None:
-        got = run()
-        if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(expected, got, strict=True)):
-            raise timing.TimingError(f"{variant} gave different traces than the serial loop")
-        for rep in range(repeats):
-            _, seconds = timed(run)
-            records.append({"variant": variant, "repeat": rep, "blas_threads_per_worker":
-                            threads, "workers": workers, "n_items": n_items, "size": size,
-                            "seconds": seconds})
-
-    record("serial", lambda: [workloads.matmul_task(n) for n in items], blas_threads())
-    for variant, kwargs in (("pool, default BLAS threads", {}),
-                            ("pool, BLAS capped at 1", {"initializer": limit_blas_threads,
-                                                        "initargs": (1,)})):
-        with pools.bounded_pool(workers, start_method, **kwargs) as pool:
-            threads = max(pool_map(pool, blas_threads, list(range(workers * 2)), 1))
-            record(variant, lambda p=pool: pool_map(p, workloads.matmul_task, items, 1), threads)
-    return finish(records, start_method)
+def blas_experiment() -> Experiment:
+    """Numpy matmul tasks (256 x 256) through the loop, ``Pool(workers, chunksize=1)`` with
+    its workers' default BLAS threads, and the same pool capped at 1 BLAS thread per worker
+    (``blas_threads=1``: :func:`mpguide.blas.limit_blas_threads` as initializer); not run."""
+    workers = machine.usable_cpus()
+    return Experiment("choosing-blas", matmul_trace, [256] * (config.scaled(20, 8) * workers), [
+        executors.Pool(workers, chunksize=1), executors.Pool(workers, chunksize=1,
+                                                             blas_threads=1)],
+        startup=False)
 
 
-def load_blas(start_method: str | None = None):
-    """Tidy frame of :func:`measure_blas` (cached)."""
-    return records_frame(run_cached("choosing-blas", f"{__name__}:measure_blas",
-                                    blas_params(start_method)))
+def measure_blas_threads(*, specs: list[dict[str, Any]]) -> dict[str, int]:
+    """BLAS threads of this (fresh) interpreter (``"loop"``) and the most any worker of each
+    pool spec has, asked with :func:`mpguide.blas.blas_threads` in every worker."""
+    out = {"loop": blas_threads()}
+    for data in specs:
+        spec = executors.from_dict(data)
+        out[spec.label] = max(spec.map(blas_threads, range(4 * spec.parallelism)))
+    return out
+
+
+def _blas_variant(tool: str, cap: Any) -> str:
+    if tool == "loop":
+        return "serial"
+    if cap is None or (isinstance(cap, float) and math.isnan(cap)):  # NaN: no cap
+        return "pool, default BLAS threads"
+    return f"pool, BLAS capped at {int(cap)}"
+
+
+def worker_blas_threads(specs: list[executors.Executor]) -> dict[str, int]:
+    """BLAS threads per worker of each pool spec (and of the loop's interpreter), asked in
+    the workers by :func:`measure_blas_threads` (fresh interpreter, cached)."""
+    specs = [s for s in specs if s.tool != "loop"]
+    return run_cached("choosing-blas-threads", f"{__name__}:measure_blas_threads",
+                      {"specs": [s.to_dict() for s in specs]}) or {}
+
+
+def blas_frame(result: Result, threads: dict[str, int]) -> pd.DataFrame:
+    """Tidy rows of a BLAS experiment: ``variant`` (``serial``, ``pool, default BLAS
+    threads``, ``pool, BLAS capped at 1``), ``blas_threads_per_worker`` (from ``threads``,
+    :func:`worker_blas_threads`), ``seconds``, ``workers``."""
+    df = result.frame()
+    df["variant"] = [_blas_variant(tool, cap) for tool, cap in
+                     zip(df["tool"], df.get("blas_threads", [None] * len(df)), strict=True)]
+    df["blas_threads_per_worker"] = df["label"].map(threads).astype("Int64")
+    return df.assign(n_items=df["items"])
+
+
+def blas_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Median and IQR seconds per variant of :func:`blas_frame` rows, with the BLAS threads
+    per worker and the speedup over the plain loop."""
+    out = timing.summarize(df, ["variant", "blas_threads_per_worker"], value="seconds")
+    serial = out.loc[out["variant"] == "serial", "median"]
+    out["speedup"] = float(serial.iloc[0]) / out["median"] if len(serial) else float("nan")
+    return out
+
+
+def load_blas() -> pd.DataFrame:
+    """:func:`blas_frame` of :func:`blas_experiment` (fresh interpreters, cached)."""
+    experiment = blas_experiment()
+    return blas_frame(experiment.run(), worker_blas_threads(list(experiment.executors)))
 
 
 def python_facts() -> dict[str, Any]:
@@ -361,17 +334,17 @@ def _fork_deadlock() -> claims.Evidence:
 def _worker_memory_claim() -> claims.Evidence:
     df = load_start_methods()
     uss = df.groupby(["main", "method"])["worker_uss_mib"].median()
+    heavy = next(m for m in df["main"].unique() if m != "light")
     values = {"spawn": uss["light", "spawn"], "fork": uss["light", "fork"],
-              "spawn_heavy": uss["heavy", "spawn"],
-              "imports": " and ".join(df[df.main == "heavy"].imports.iloc[0].split())}
+              "spawn_heavy": uss[heavy, "spawn"], "imports": " and ".join(heavy.split("+"))}
     return claims.Evidence(
         holds=bool(values["spawn"] > 2 * values["fork"]
                    and values["spawn_heavy"] > values["spawn"]),
         values=values,
-        evidence="USS (unique set size) per worker after one task, median over workers and "
-                 "pools; forkserver: "
+        evidence="USS (unique set size) per worker after one task, median over the workers "
+                 "(chapter 2's records); forkserver: "
                  f"{uss['light', 'forkserver']:.1f} MiB (light main), "
-                 f"{uss['heavy', 'forkserver']:.1f} MiB (heavy main).")
+                 f"{uss[heavy, 'forkserver']:.1f} MiB ({heavy} main).")
 
 
 @claims.claim("threads-need-gil-release", chapter=CHAPTER,

@@ -1,59 +1,64 @@
 """Chapter 3, part 1: how many workers (the pool-size sweep).
 
-Same plumbing as :mod:`mpguide.chapters.tuning` (which declares the chapter): the experiment
-runs in a fresh interpreter, its result is cached, :func:`load_pool_size` returns a tidy
-DataFrame for the gallery, the guide page and the claim below.
+:mod:`mpguide.chapters.tuning` declares the chapter. The sweep is declared here once
+(:func:`pool_size_experiments`): one :class:`~mpguide.experiment.Experiment` per workload,
+``Pool(w, chunksize=1)`` for ``w`` from 1 to twice the usable cores
+(:func:`worker_counts`), timed on started pools; :func:`load_pool_size` runs it (fresh
+interpreter, cached) and returns the tidy frame that the gallery, the guide page and the claim
+below read. The workloads' item factories are here too, importable under every start method.
 
 Examples
 --------
 >>> from mpguide.chapters import pool_size
 >>> pool_size.worker_counts(2)
 [1, 2, 3, 4]
+>>> sorted(pool_size.pool_size_experiments()) == sorted(pool_size.WORKLOADS)
+True
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, machine, pools, timing, workloads
-from mpguide.chapters.tuning import (
-    CHAPTER,
-    _method,
-    finish,
-    pool_map,
-    records_frame,
-    run_cached,
-    timed,
-)
+from mpguide import claims, config, executors, machine, timing, workloads
+from mpguide.chapters.task_duration import spin_items
+from mpguide.chapters.tuning import CHAPTER
+from mpguide.experiment import Experiment, Result
 
-#: Workloads of the pool-size sweep (see :func:`pool_size_items`).
-POOL_SIZE_WORKLOADS = ("spin", "numpy", "uneven")
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 
-def pool_size_items(workload: str, n_items: int, task_ms: float) -> tuple[Callable, list[int]]:
-    """The task function and items of one pool-size workload.
-
-    ``spin`` holds the GIL; ``numpy`` (:func:`workloads.numpy_sum_task`) releases it; ``uneven``
-    is ``spin`` where every eighth task lasts eight times longer.
-    """
-    if workload == "numpy":
-        rate = _numpy_rate()
-        return workloads.numpy_sum_task, [max(1, round(task_ms * 1e-3 * rate))] * n_items
-    iterations = workloads.iterations_for(task_ms * 1e-3)
-    if workload == "spin":
-        return workloads.spin, [iterations] * n_items
-    if workload == "uneven":
-        return workloads.spin, [iterations * (8 if i % 8 == 0 else 1) for i in range(n_items)]
-    raise ValueError(f"unknown workload {workload!r}; choose one of {POOL_SIZE_WORKLOADS}")
-
-
-def _numpy_rate() -> float:
-    """Elements per second :func:`workloads.numpy_sum_task` processes here."""
+def numpy_items(seconds: float, count: int) -> list[int]:
+    """Items of :func:`workloads.numpy_sum_task` (array lengths) lasting about ``seconds``
+    each here: numpy work that releases the GIL."""
     n = 1_000_000
     workloads.numpy_sum_task(n)
-    best = min(timed(lambda: workloads.numpy_sum_task(n))[1] for _ in range(3))
-    return n / best
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        workloads.numpy_sum_task(n)
+        best = min(best, time.perf_counter() - start)
+    return [max(1, round(seconds * n / best))] * count
+
+
+def uneven_items(seconds: float, count: int) -> list[int]:
+    """:func:`~mpguide.chapters.task_duration.spin_items` where every eighth task lasts
+    eight times longer."""
+    items = spin_items(seconds, count)
+    return [n * 8 if i % 8 == 0 else n for i, n in enumerate(items)]
+
+
+#: Workloads of the pool-size sweep: name -> (task function, items factory). ``spin`` holds
+#: the GIL, ``numpy`` releases it, ``uneven`` is ``spin`` with every eighth task 8x longer.
+WORKLOADS: dict[str, tuple[Callable[[Any], Any], Callable[..., list[Any]]]] = {
+    "spin": (workloads.spin, spin_items),
+    "numpy": (workloads.numpy_sum_task, numpy_items),
+    "uneven": (workloads.spin, uneven_items),
+}
 
 
 def worker_counts(usable: int) -> list[int]:
@@ -72,49 +77,46 @@ def worker_counts(usable: int) -> list[int]:
     return sorted({1, 2, usable // 2, usable, usable + usable // 2, 2 * usable})
 
 
-def pool_size_params(start_method: str | None = None) -> dict[str, Any]:
-    """Parameters of the pool-size sweep for the current mode: 1 to twice the usable cores."""
-    return {"start_method": _method(start_method), "mode": config.mode(),
-            "workers": worker_counts(machine.usable_cpus()), "n_items": config.scaled(48, 16),
-            "task_ms": config.scaled(5, 2), "kinds": list(POOL_SIZE_WORKLOADS),
-            "repeats": config.scaled(3, 2)}
+def pool_size_params() -> dict[str, Any]:
+    """Items of each workload: 5 ms tasks (2 ms in quick mode), 24 per usable core (8).
 
-
-def measure_pool_size(*, start_method: str, mode: str, workers: list[int], n_items: int,
-                      task_ms: float, kinds: list[str], repeats: int) -> dict[str, Any]:
-    """Serial loop vs ``Pool(w).map(chunksize=1)`` for each workload and worker count.
-
-    Pools are started and warmed up before timing: this is the steady-state speedup.
+    Examples
+    --------
+    >>> pool_size_params()["count"] % machine.usable_cpus()
+    0
     """
-    del mode
-    records = []
-    for workload in kinds:
-        func, items = pool_size_items(workload, n_items, task_ms)
-        expected = list(map(func, items))
-        for rep in range(repeats):
-            _, seconds = timed(lambda f=func, i=items: list(map(f, i)))
-            records.append({"workload": workload, "workers": 0, "repeat": rep,
-                            "seconds": seconds})
-        for count in workers:
-            with pools.bounded_pool(count, start_method) as pool:
-                pool_map(pool, workloads.noop, list(range(count * 2)), 1)
-                timing.check_same(expected, pool_map(pool, func, items, 1))
-                for rep in range(repeats):
-                    _, seconds = timed(lambda p=pool, f=func, i=items: pool_map(p, f, i, 1))
-                    records.append({"workload": workload, "workers": count, "repeat": rep,
-                                    "seconds": seconds})
-    for record in records:
-        record.update(n_items=n_items, task_ms=task_ms)
-    return finish(records, start_method)
+    return {"seconds": config.scaled(5, 2) / 1e3,
+            "count": config.scaled(24, 8) * machine.usable_cpus()}
 
 
-def load_pool_size(start_method: str | None = None):
-    """Tidy frame of the pool-size sweep (``workers`` 0 is the serial loop; cached)."""
-    return records_frame(run_cached("tuning-pool-size", f"{__name__}:measure_pool_size",
-                                    pool_size_params(start_method)))
+def pool_size_experiments() -> dict[str, Experiment]:
+    """The sweep, one experiment per workload of :data:`WORKLOADS`, not run: the loop and
+    ``Pool(w, chunksize=1)`` for each of :func:`worker_counts`, timed on started pools (the
+    steady state; chunksize 1 so uneven tasks can balance)."""
+    counts = worker_counts(machine.usable_cpus())
+    return {name: Experiment("tuning-pool-size", func, items,
+                             [executors.Pool(w, chunksize=1) for w in counts],
+                             params=pool_size_params(), startup=False)
+            for name, (func, items) in WORKLOADS.items()}
 
 
-def pool_size_summary(df):
+def pool_size_frame(result: Result, workload: str) -> pd.DataFrame:
+    """Tidy rows of one workload's sweep: ``workload``, ``workers`` (0 is the plain loop),
+    ``repeat``, ``seconds``, ``n_items`` and metadata."""
+    df = result.frame()
+    df["workers"] = df["workers"].where(df["tool"] != "loop", 0).astype(int)
+    return df.assign(workload=workload, n_items=df["items"])
+
+
+def load_pool_size() -> pd.DataFrame:
+    """Tidy frame of the whole sweep (:func:`pool_size_frame` of each workload; cached)."""
+    import pandas as pd
+
+    return pd.concat([pool_size_frame(exp.run(), name)
+                      for name, exp in pool_size_experiments().items()], ignore_index=True)
+
+
+def pool_size_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Median seconds and speedup over the serial loop per workload and worker count."""
     out = timing.summarize(df, ["workload", "workers"], value="seconds")
     serial = out[out.workers == 0].set_index("workload")["median"]
@@ -122,13 +124,23 @@ def pool_size_summary(df):
     return out[out.workers > 0].reset_index(drop=True)
 
 
-def pool_size_speedups(df):
+def pool_size_speedups(df: pd.DataFrame) -> pd.DataFrame:
     """Pool rows of the pool-size sweep with ``speedup``: the workload's median serial time
     over each run's seconds (one row per workers count and repeat, for speedup plots)."""
     serial = df[df.workers == 0].groupby("workload")["seconds"].median()
     pool = df[df.workers > 0].copy()
     pool["speedup"] = pool["workload"].map(serial) / pool["seconds"]
     return pool
+
+
+def plot_pool_size(df: pd.DataFrame, title: str = "Pool.map speedup against pool size",
+                   hue: str | None = "workload") -> Figure:
+    """Speedup against pool size per workload; the ideal line rises with the workers up to
+    the usable cores, then stays flat."""
+    from mpguide import plotting
+
+    return plotting.speedup_plot(pool_size_speedups(df), hue=hue, title=title,
+                                 usable=int(df["usable_cpus"].iloc[0]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Chapter 3, part 3: work that waits (a Pool or one Process per task; threads feeding a
 process pool when each item is fetched, then computed).
 
-Same shape as :mod:`mpguide.chapters.tuning` (which declares the chapter): experiments run in
-a fresh interpreter, results are cached, ``load_*`` functions return tidy DataFrames. The
-waiting is real I/O served from this machine: :func:`local_server` runs a small HTTP server on
+:mod:`mpguide.chapters.tuning` declares the chapter. Neither experiment is a plain map of a
+function through executors (one ``Process`` per task; threads handing work to a process pool),
+so both go through :func:`mpguide.experiment.run_cached` (fresh interpreter, cached), declared
+by :func:`pool_vs_process_params` and :func:`io_cpu_params` with worker counts from
+:func:`mpguide.machine.usable_cpus`; ``load_*`` functions return tidy DataFrames. The waiting
+is real I/O served from this machine: :func:`local_server` runs a small HTTP server on
 127.0.0.1 (a free port) whose answers take a fixed delay, started and shut down by the
 experiment, so it runs anywhere without a network.
 
@@ -25,41 +28,63 @@ import threading
 import time
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.pool import ThreadPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, pools, timing, workloads
-from mpguide.chapters.tuning import CHAPTER, finish, pool_map, records_frame, run_cached, timed
+from mpguide import claims, config, executors, machine, pools, timing, workloads
+from mpguide.chapters.tuning import CHAPTER
+from mpguide.experiment import run_cached
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Threads of the I/O pool per worker of the process pool (the waits overlap; the computing
+#: is the processes').
+IO_THREADS_PER_WORKER = 4
 
 
-def _method(start_method: str | None) -> str:
-    return config.validate_start_method(start_method or config.start_method())
+def _frame(rows: list[dict[str, Any]] | None, columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    if not rows:  # a worker re-importing its parent's script, on a cache miss
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(rows)
+
+
+def _metadata(start_method: str) -> dict[str, Any]:
+    return {**machine.collect_metadata(), "start_method": start_method,
+            "measured_in": "fresh interpreter"}
 
 
 # ---------------------------------------------------------------------------------------------
 # Pool vs one Process per task
 # ---------------------------------------------------------------------------------------------
 
-#: Scenarios of the Pool-vs-Process comparison: name -> (task kind, full count, quick count,
-#: seconds per task full, quick).
+#: Scenarios of the Pool-vs-Process comparison: name -> (task kind, tasks per worker full,
+#: quick, seconds per task full, quick).
 POOL_VS_PROCESS = {
-    "few CPU tasks": ("cpu", 4, 4, 0.1, 0.04),
-    "many CPU tasks": ("cpu", 100, 20, 0.002, 0.002),
-    "few long I/O waits": ("io", 8, 4, 0.3, 0.1),
+    "few CPU tasks": ("cpu", 2, 2, 0.1, 0.04),
+    "many CPU tasks": ("cpu", 50, 10, 0.002, 0.002),
+    "few long I/O waits": ("io", 4, 2, 0.3, 0.1),
 }
 
 
 def pool_vs_process_params(start_method: str | None = None) -> dict[str, Any]:
-    """Parameters of the Pool-vs-Process comparison for the current mode."""
+    """The ``run_cached`` params of the Pool-vs-Process comparison, not run: task counts per
+    usable core, and the ``Pool`` they go through (usable cores, chunksize 1)."""
+    workers = machine.usable_cpus()
     quick = config.quick_mode()
-    scenarios = {name: {"kind": kind, "n": nq if quick else nf, "task_s": sq if quick else sf}
+    scenarios = {name: {"kind": kind, "n": workers * (nq if quick else nf),
+                        "task_s": sq if quick else sf}
                  for name, (kind, nf, nq, sf, sq) in POOL_VS_PROCESS.items()}
-    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
-            "scenarios": scenarios, "repeats": config.scaled(3, 2)}
+    pool = executors.Pool(workers, chunksize=1,
+                          start_method=config.resolve_start_method(start_method))
+    return {"pool": pool.to_dict(), "scenarios": scenarios, "repeats": config.scaled(3, 2)}
 
 
-def _run_processes(ctx, target, args: list[Any], timeout: float) -> None:
+def _run_processes(ctx: Any, target: Callable[[Any], Any], args: list[Any],
+                   timeout: float) -> None:
     """Start one process per argument, join all within ``timeout``, fail on a bad exit."""
     processes = [ctx.Process(target=target, args=(a,), daemon=True) for a in args]
     deadline = time.monotonic() + timeout
@@ -79,57 +104,77 @@ def _run_processes(ctx, target, args: list[Any], timeout: float) -> None:
                                     f"timed out (exit codes {bad[:5]})")
 
 
-def measure_pool_vs_process(*, start_method: str, mode: str, workers: int,
-                            scenarios: dict[str, dict[str, Any]],
-                            repeats: int) -> dict[str, Any]:
-    """Wall time (start and stop included) of a serial loop, ``Pool(workers).map`` and one
-    ``Process`` per task, for each scenario."""
-    del mode
-    ctx = pools.get_context(start_method)
+def _pool_run(spec: executors.Executor, func: Callable[[Any], Any], args: list[Any],
+              timeout: float) -> list[Any]:
+    """``with Pool(...) as p: return p.map(func, args)``, bounded (no pickling check)."""
+    with spec.started(timeout) as run:
+        return run(func, args)
+
+
+def measure_pool_vs_process(*, pool: dict[str, Any], scenarios: dict[str, dict[str, Any]],
+                            repeats: int) -> list[dict[str, Any]]:
+    """Wall time (start and stop included) of a serial loop, ``pool`` (an
+    :class:`mpguide.executors.Pool` spec: ``with Pool(...) as p: p.map(...)``) and one
+    ``Process`` per task, for each scenario, interleaved."""
+    spec = executors.from_dict(pool)
+    method = str(getattr(spec, "start_method", None) or config.start_method())
+    ctx = pools.get_context(method)
+    timeout = config.DEFAULT_TIMEOUT
     records = []
-    for name, spec in scenarios.items():
-        if spec["kind"] == "cpu":
-            func, args = workloads.spin, [workloads.iterations_for(spec["task_s"])] * spec["n"]
+    for name, scenario in scenarios.items():
+        if scenario["kind"] == "cpu":
+            func: Callable[[Any], Any] = workloads.spin
+            args = [workloads.iterations_for(scenario["task_s"])] * scenario["n"]
         else:
-            func, args = workloads.sleep_task, [spec["task_s"]] * spec["n"]
+            func, args = workloads.sleep_task, [scenario["task_s"]] * scenario["n"]
         expected = list(map(func, args))
-
-        def pool_run(func=func, args=args) -> list[Any]:
-            with pools.bounded_pool(workers, start_method) as pool:
-                return pool_map(pool, func, args, 1)
-
+        timing.check_same(expected, spec.map(func, args, timeout=timeout), f"Pool in {name}")
         runs = {"serial": lambda func=func, args=args: list(map(func, args)),
-                "Pool": pool_run,
+                "Pool": lambda func=func, args=args: _pool_run(spec, func, args, timeout),
                 "Process per task": lambda func=func, args=args: _run_processes(
-                    ctx, func, args, config.DEFAULT_TIMEOUT)}
-        timing.check_same(expected, pool_run(), f"Pool in {name}")
-        for way, run in runs.items():
-            for rep in range(repeats):
-                _, seconds = timed(run)
+                    ctx, func, args, timeout)}
+        for rep in range(repeats):
+            for way, run in runs.items():
+                start = time.perf_counter()
+                run()
                 records.append({"scenario": name, "way": way, "repeat": rep,
-                                "n_tasks": spec["n"], "task_s": spec["task_s"],
-                                "workers": workers, "seconds": seconds})
-    return finish(records, start_method)
+                                "n_tasks": scenario["n"], "task_s": scenario["task_s"],
+                                "workers": spec.parallelism, "label": spec.label,
+                                "seconds": time.perf_counter() - start})
+    meta = _metadata(method)
+    return [{**meta, **r} for r in records]
 
 
-def load_pool_vs_process(start_method: str | None = None):
-    """Tidy frame of :func:`measure_pool_vs_process` (cached)."""
-    return records_frame(run_cached("choosing-pool-vs-process",
-                                    f"{__name__}:measure_pool_vs_process",
-                                    pool_vs_process_params(start_method)))
+def load_pool_vs_process(params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Tidy frame of :func:`measure_pool_vs_process` with ``params`` (default:
+    :func:`pool_vs_process_params`; fresh interpreter, cached)."""
+    params = pool_vs_process_params() if params is None else params
+    rows = run_cached("choosing-pool-vs-process", f"{__name__}:measure_pool_vs_process",
+                      params, timeout=config.DEFAULT_TIMEOUT * 10)
+    return _frame(rows, ["scenario", "way", "repeat", "n_tasks", "workers", "seconds"])
 
 
 # ---------------------------------------------------------------------------------------------
 # I/O and CPU together: threads for the waiting, processes for the computing
 # ---------------------------------------------------------------------------------------------
 
+class _Server(http.server.ThreadingHTTPServer):
+    """The local server: how long each answer waits and how many bytes it has."""
+
+    delay_s: float = 0.0
+    nbytes: int = 0
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Answers ``GET /item/<i>`` after the server's delay with ``nbytes`` bytes."""
+
+    server: _Server
 
     def do_GET(self) -> None:
         time.sleep(self.server.delay_s)
         index = int(self.path.rsplit("/", 1)[-1] or 0)
-        body = (index.to_bytes(4, "little") * (self.server.nbytes // 4 + 1))[:self.server.nbytes]
+        nbytes = self.server.nbytes
+        body = (index.to_bytes(4, "little") * (nbytes // 4 + 1))[:nbytes]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -143,7 +188,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def local_server(delay_s: float, nbytes: int) -> Iterator[str]:
     """A threaded HTTP server on 127.0.0.1 (free port) whose answers take ``delay_s``;
     yields its base URL and is always shut down on exit."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = _Server(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.delay_s, server.nbytes = delay_s, nbytes
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -177,24 +222,31 @@ def fetch_and_digest(job: tuple[str, int]) -> int:
 
 
 def io_cpu_params(start_method: str | None = None) -> dict[str, Any]:
-    """Parameters of the I/O + CPU pipeline comparison for the current mode."""
-    return {"start_method": _method(start_method), "mode": config.mode(), "workers": 2,
-            "threads": 8, "n_items": config.scaled(32, 8), "delay_ms": 50,
+    """The ``run_cached`` params of the I/O + CPU pipeline comparison, not run: a process pool
+    of the usable cores, :data:`IO_THREADS_PER_WORKER` threads per worker, 16 items per worker
+    (4 in quick mode) that each wait 50 ms, then compute 20 ms (10 ms)."""
+    workers = machine.usable_cpus()
+    return {"start_method": config.resolve_start_method(start_method), "workers": workers,
+            "threads": IO_THREADS_PER_WORKER * workers,
+            "n_items": config.scaled(16, 4) * workers, "delay_ms": 50,
             "cpu_ms": config.scaled(20, 10), "nbytes": 4096, "repeats": config.scaled(3, 2)}
 
 
-def measure_io_cpu(*, start_method: str, mode: str, workers: int, threads: int, n_items: int,
-                   delay_ms: float, cpu_ms: float, nbytes: int, repeats: int) -> dict[str, Any]:
+def measure_io_cpu(*, start_method: str, workers: int, threads: int, n_items: int,
+                   delay_ms: float, cpu_ms: float, nbytes: int,
+                   repeats: int) -> list[dict[str, Any]]:
     """Fetch ``n_items`` answers from a local server (each waits ``delay_ms``) and compute
-    ``cpu_ms`` on each: serial, threads only, processes only, and threads feeding processes.
+    ``cpu_ms`` on each: serial, threads only, processes only, and threads feeding processes,
+    each checked against the serial loop, then timed ``repeats`` times, interleaved.
 
-    The process pool starts before the server's threads, so no fork copies a running thread.
+    The process pool starts (and is warmed up) before the server's threads, so no fork copies
+    a running thread.
     """
-    del mode
     iterations = workloads.iterations_for(cpu_ms * 1e-3)
+    timeout = config.DEFAULT_TIMEOUT
     records = []
     with pools.bounded_pool(workers, start_method) as procs, ThreadPool(threads) as waiters:
-        pool_map(procs, workloads.noop, list(range(workers * 2)), 1)
+        pools.wait_result(procs.map_async(workloads.noop, range(workers * 2), 1), procs, timeout)
         with local_server(delay_ms * 1e-3, nbytes) as base:
             jobs = [(f"{base}/item/{i}", iterations) for i in range(n_items)]
             expected = [fetch_and_digest(job) for job in jobs]
@@ -202,29 +254,37 @@ def measure_io_cpu(*, start_method: str, mode: str, workers: int, threads: int, 
             def hybrid() -> list[int]:
                 pending = [procs.apply_async(digest, ((data, iterations),)) for data in
                            waiters.imap(fetch, [url for url, _ in jobs])]
-                return [pools.wait_result(p, procs, config.DEFAULT_TIMEOUT) for p in pending]
+                return [pools.wait_result(p, procs, timeout) for p in pending]
 
             runs = {
                 "serial": lambda: [fetch_and_digest(job) for job in jobs],
                 "threads only": lambda: waiters.map_async(fetch_and_digest, jobs, 1).get(
-                    config.DEFAULT_TIMEOUT),
-                "processes only": lambda: pool_map(procs, fetch_and_digest, jobs, 1),
+                    timeout),
+                "processes only": lambda: pools.wait_result(
+                    procs.map_async(fetch_and_digest, jobs, 1), procs, timeout),
                 "threads feed processes": hybrid,
             }
             for way, run in runs.items():
                 timing.check_same(expected, run(), way)
-                for rep in range(repeats):
-                    _, seconds = timed(run)
+            for rep in range(repeats):
+                for way, run in runs.items():
+                    start = time.perf_counter()
+                    run()
                     records.append({"way": way, "repeat": rep, "n_items": n_items,
                                     "delay_ms": delay_ms, "cpu_ms": cpu_ms, "workers": workers,
-                                    "threads": threads, "seconds": seconds})
-    return finish(records, start_method)
+                                    "threads": threads,
+                                    "seconds": time.perf_counter() - start})
+    meta = _metadata(start_method)
+    return [{**meta, **r} for r in records]
 
 
-def load_io_cpu(start_method: str | None = None):
-    """Tidy frame of :func:`measure_io_cpu` (cached)."""
-    return records_frame(run_cached("choosing-io-cpu", f"{__name__}:measure_io_cpu",
-                                    io_cpu_params(start_method)))
+def load_io_cpu(params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Tidy frame of :func:`measure_io_cpu` with ``params`` (default: :func:`io_cpu_params`;
+    fresh interpreter, cached)."""
+    params = io_cpu_params() if params is None else params
+    rows = run_cached("choosing-io-cpu", f"{__name__}:measure_io_cpu", params,
+                      timeout=config.DEFAULT_TIMEOUT * 10)
+    return _frame(rows, ["way", "repeat", "n_items", "seconds"])
 
 
 # ---------------------------------------------------------------------------------------------
