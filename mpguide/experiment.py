@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
-import multiprocessing
 import os
 import pickle
 import sys
@@ -57,15 +56,21 @@ Items = Sequence[Any] | Callable[..., Sequence[Any]] | str
 
 
 def reimported_main() -> bool:
-    """Whether this process is a ``spawn``/``forkserver`` worker re-running its parent's script.
+    """Whether this process is a ``spawn``/``forkserver`` child re-running its parent's script.
 
-    Such a worker imports the parent's ``__main__`` as ``__mp_main__`` and so re-runs every
+    Such a child imports the parent's ``__main__`` as ``__mp_main__`` and so re-runs every
     unguarded cell of a gallery script: an experiment there reads what the parent measured
-    instead of measuring again in every worker.
+    instead of measuring again in every worker. The re-run happens while the child prepares,
+    before it knows its parent process and before ``sys.modules["__main__"]`` is replaced, so
+    the sign is the module under ``__mp_main__``: everywhere else an alias of ``__main__``
+    (multiprocessing makes it one), in such a child the script re-run under that name.
+
+    Examples
+    --------
+    >>> reimported_main()
+    False
     """
-    main = sys.modules.get("__main__")
-    return multiprocessing.parent_process() is not None and \
-        getattr(main, "__name__", "") == "__mp_main__"
+    return getattr(sys.modules.get("__mp_main__"), "__name__", None) == "__mp_main__"
 
 
 def run_cached(name: str, target: str, params: Mapping[str, Any] | None = None, *,

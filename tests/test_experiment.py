@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -110,11 +112,44 @@ def test_repeated_configurations_are_refused() -> None:
         Experiment("t-twice", workloads.square, [1], [executors.Threads(2)] * 2)
 
 
+#: A script that records, on every run of its top level, whether it is a re-import.
+REIMPORTING_SCRIPT = """
+import multiprocessing, os, sys
+from mpguide import experiment
+
+with open(sys.argv[1] if len(sys.argv) > 1 else os.environ["SEEN"], "a") as out:
+    out.write(f"{experiment.reimported_main()}\\n")
+
+if __name__ == "__main__":
+    os.environ["SEEN"] = sys.argv[1]
+    ctx = multiprocessing.get_context(sys.argv[2])
+    with ctx.Pool(2) as pool:
+        pool.map_async(abs, range(4)).get(timeout=60)
+"""
+
+
+@pytest.mark.parametrize("method", [m for m in ("spawn", "forkserver")
+                                    if m in multiprocessing.get_all_start_methods()])
+def test_reimported_main_tells_a_script_rerun_by_its_workers(tmp_path: Path, method: str) -> None:
+    """A spawn/forkserver child re-runs the script's top level: there, and only there, the
+    guard says so (the script itself and fork children never re-run it)."""
+    script, seen = tmp_path / "script.py", tmp_path / "seen.txt"
+    script.write_text(REIMPORTING_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(experiment.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, str(script), str(seen), method], env=env, check=True,
+                   timeout=120, cwd=tmp_path)
+    runs = seen.read_text().split()
+    assert runs[0] == "False"
+    assert len(runs) > 1
+    assert set(runs[1:]) == {"True"}
+
+
 def test_a_worker_reimporting_its_script_only_reads_the_cache(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A spawn worker re-running a gallery script's cells must not measure again."""
-    monkeypatch.setattr(multiprocessing, "parent_process", object)
-    monkeypatch.setattr(sys.modules["__main__"], "__name__", "__mp_main__")
+    rerun = SimpleNamespace(__name__="__mp_main__")
+    monkeypatch.setitem(sys.modules, "__mp_main__", rerun)
     assert experiment.reimported_main()
     result = Experiment("t-guard", workloads.square, [1, 2], [executors.Threads(2)]).run()
     assert result == Result("t-guard", ())

@@ -37,6 +37,7 @@ PARAMS = {"seconds": 1e-4, "count": config.scaled(2000, 300)}  # keyword argumen
 from mpguide import executors, machine
 from mpguide.chapters import tuning
 from mpguide.experiment import Experiment
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 n_items = len(ITEMS(**PARAMS)) if callable(ITEMS) else len(ITEMS)
@@ -45,18 +46,18 @@ result = Experiment("tuning-chunksize", FUNC, ITEMS, [
     executors.Pool(workers),  # Pool.map's default chunksize
     executors.ProcessPool(workers),  # ProcessPoolExecutor.map's default chunksize, 1
 ], params=PARAMS, startup=False).run()
-result.table().round(4)
+show(result.table().round(4))
 
 # %%
 # Each point is one run's time divided by the plain loop's median: below the dashed line the
 # pool wins.
 yours = tuning.chunksize_frame(result)
-fig = tuning.plot_chunksize(yours, title="Your function: Pool.map time against chunksize")
+fig = show(tuning.plot_chunksize(yours, title="Your function: Pool.map time against chunksize"))
 
 # %%
 # The best chunksize and the defaults, as ratios of median times to the best chunksize (1.0
 # is as fast as the best).
-tuning.chunksize_choices(tuning.chunksize_summary(yours)).round(2)
+show(tuning.chunksize_choices(tuning.chunksize_summary(yours)).round(2))
 
 # %%
 # By task duration
@@ -68,13 +69,14 @@ tuning.chunksize_choices(tuning.chunksize_summary(yours)).round(2)
 # of Pool's default chunksize, which is what chunksize does for you. It stays this sweep when
 # you replace ``FUNC`` and ``ITEMS``.
 sweep = tuning.load_chunksize()
-fig = tuning.plot_chunksize(sweep, title="Pool.map time against chunksize, by task duration (µs)")
+fig = show(tuning.plot_chunksize(
+    sweep, title="Pool.map time against chunksize, by task duration (µs)"))
 
 # %%
 # ``Pool.map`` without a chunksize uses about four chunks per worker
 # (``executors.default_chunksize``); ``ProcessPoolExecutor.map`` and ``Pool.imap`` send one
 # item per message.
-tuning.chunksize_choices(tuning.chunksize_summary(sweep)).round(2)
+show(tuning.chunksize_choices(tuning.chunksize_summary(sweep)).round(2))
 
 # %%
 # What to copy

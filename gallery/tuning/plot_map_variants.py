@@ -35,22 +35,23 @@ PARAMS = {"seconds": 2e-4, "count": config.scaled(3000, 600), "result_kib": 32}
 # result and drop it. Peak memory is the highest rise of the parent's resident set during the
 # call. It is not a plain map, so it runs through ``run_cached`` (fresh interpreter, cached).
 from mpguide import executors, machine
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 pool = executors.Pool(workers, chunksize=1)
 variants = tuning.load_map_variants(FUNC, ITEMS, PARAMS, pool)
 table = tuning.map_variants_table(variants)
-table.round(3)
+show(table.round(3))
 
 # %%
-fig = tuning.bar_figure(table.reset_index(), x="method", y="first_result_s",
-                        caption=variants, ylabel="seconds to the first result (median)",
-                        title="When the first result arrives")
+fig = show(tuning.bar_figure(table.reset_index(), x="method", y="first_result_s",
+                             caption=variants, ylabel="seconds to the first result (median)",
+                             title="When the first result arrives"))
 
 # %%
-fig = tuning.bar_figure(table.reset_index(), x="method", y="peak_rss_mib", caption=variants,
-                        ylabel="peak parent memory rise (MiB, median)",
-                        title="Memory held by the parent")
+fig = show(tuning.bar_figure(table.reset_index(), x="method", y="peak_rss_mib", caption=variants,
+                             ylabel="peak parent memory rise (MiB, median)",
+                             title="Memory held by the parent"))
 
 # %%
 # maxtasksperchild
@@ -70,11 +71,11 @@ result = Experiment("tuning-maxtasks", workloads.spin, task_duration.spin_items,
     params={"seconds": 1e-3, "count": config.scaled(60, 12)}, startup=True).run()
 maxtasks = tuning.maxtasks_frame(result, task_us=1000)
 mt = tuning.maxtasks_table(maxtasks)
-mt
+show(mt)
 
 # %%
-fig = tuning.bar_figure(mt, x="maxtasksperchild", y="median", err="iqr", caption=maxtasks,
-                        ylabel="seconds (median, IQR)", title="Cost of replacing workers")
+fig = show(tuning.bar_figure(mt, x="maxtasksperchild", y="median", err="iqr", caption=maxtasks,
+                             ylabel="seconds (median, IQR)", title="Cost of replacing workers"))
 
 # %%
 # What to copy

@@ -36,17 +36,18 @@ PARAMS = {"seconds": config.scaled(5, 2) / 1e3,  # keyword arguments of ITEMS
 from mpguide import executors
 from mpguide.chapters import pool_size
 from mpguide.experiment import Experiment
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 result = Experiment("tuning-pool-size", FUNC, ITEMS, [
     executors.Pool(w, chunksize=1) for w in pool_size.worker_counts(workers)],
     params=PARAMS, startup=False).run()
 yours = pool_size.pool_size_frame(result, "your function")
-fig = pool_size.plot_pool_size(yours, title="Your function: speedup against pool size")
+fig = show(pool_size.plot_pool_size(yours, title="Your function: speedup against pool size"))
 
 # %%
 # The same numbers as a table: median seconds, spread, and speedup.
-pool_size.pool_size_summary(yours).round(3)
+show(pool_size.pool_size_summary(yours).round(3))
 
 # %%
 # Three kinds of work
@@ -57,10 +58,10 @@ pool_size.pool_size_summary(yours).round(3)
 # its own interpreter and its own GIL. It stays this sweep when you replace ``FUNC`` and
 # ``ITEMS``.
 sizes = pool_size.load_pool_size()
-fig = pool_size.plot_pool_size(sizes)
+fig = show(pool_size.plot_pool_size(sizes))
 
 # %%
-pool_size.pool_size_summary(sizes).round(3)
+show(pool_size.pool_size_summary(sizes).round(3))
 
 # %%
 # What to copy

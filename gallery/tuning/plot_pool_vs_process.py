@@ -19,9 +19,10 @@ by a small HTTP server on 127.0.0.1 that the experiment starts and stops.
 # task is no executor of the kit, so the experiment runs through ``run_cached`` (fresh
 # interpreter, cached: ``mpguide.chapters.waiting:measure_pool_vs_process``).
 from mpguide.chapters import waiting
+from mpguide.report import show
 
 params = waiting.pool_vs_process_params()
-params
+show(params)
 
 # %%
 # The article's published numbers: 6 s with a Pool against 10 s without for its full job; 4 s
@@ -31,12 +32,12 @@ from mpguide.chapters import tuning
 
 pvp = waiting.load_pool_vs_process(params)
 pvp_table = timing.summarize(pvp, ["scenario", "way"], value="seconds")
-pvp_table.round(3)
+show(pvp_table.round(3))
 
 # %%
-fig = tuning.bar_figure(pvp_table, x="scenario", y="median", hue="way", err="iqr",
-                        caption=pvp, ylabel="seconds (median, IQR)",
-                        title="Pool vs one Process per task")
+fig = show(tuning.bar_figure(pvp_table, x="scenario", y="median", hue="way", err="iqr",
+                             caption=pvp, ylabel="seconds (median, IQR)",
+                             title="Pool vs one Process per task"))
 
 # %%
 # Threads feeding processes
@@ -49,16 +50,16 @@ fig = tuning.bar_figure(pvp_table, x="scenario", y="median", hue="way", err="iqr
 from mpguide.chapters import choosing
 
 io_params = waiting.io_cpu_params()
-io_params
+show(io_params)
 
 # %%
 iocpu = waiting.load_io_cpu(io_params)
 io_table = choosing.speedups(iocpu, ["n_items"], "way")
-io_table.round(3)
+show(io_table.round(3))
 
 # %%
-fig = tuning.bar_figure(io_table, x="way", y="median", err="iqr", caption=iocpu,
-                        ylabel="seconds (median, IQR)", title="Fetch then compute")
+fig = show(tuning.bar_figure(io_table, x="way", y="median", err="iqr", caption=iocpu,
+                             ylabel="seconds (median, IQR)", title="Fetch then compute"))
 
 # %%
 # What to copy

@@ -19,26 +19,28 @@ threads (the seed article "Python's multiprocessing performance problem").
 # (``mpguide.chapters.worker_memory``), both with as many workers as usable cores. The
 # declarations, per start method and main:
 from mpguide.chapters import choosing, overhead, tuning, worker_memory
+from mpguide.report import show
 
-[*overhead.plan_startup(), *(worker_memory.worker_memory_params(main) for main in overhead.MAINS)]
+show([*overhead.plan_startup(),
+      *(worker_memory.worker_memory_params(main) for main in overhead.MAINS)])
 
 # %%
 # USS is the memory only that worker holds (what the machine loses per worker); RSS also counts
 # pages shared with the parent. ``first_pool_ms`` is the first pool of a fresh script (it also
 # starts forkserver's server).
 table = choosing.start_methods_table()
-table.round(1)
+show(table.round(1))
 
 # %%
 starts = choosing.load_start_methods()
-fig = tuning.bar_figure(table, x="method", y="worker_uss_mib", hue="main", caption=starts,
-                        ylabel="USS per worker (MiB, median)",
-                        title="Memory each worker holds on its own")
+fig = show(tuning.bar_figure(table, x="method", y="worker_uss_mib", hue="main", caption=starts,
+                             ylabel="USS per worker (MiB, median)",
+                             title="Memory each worker holds on its own"))
 
 # %%
-fig = tuning.bar_figure(table, x="method", y="first_pool_ms", hue="main", caption=starts,
-                        ylabel="first Pool start + stop (ms, median)",
-                        title="Starting and stopping a Pool")
+fig = show(tuning.bar_figure(table, x="method", y="first_pool_ms", hue="main", caption=starts,
+                             ylabel="first Pool start + stop (ms, median)",
+                             title="Starting and stopping a Pool"))
 
 # %%
 # The fork-with-threads deadlock, safely
@@ -48,17 +50,17 @@ fig = tuning.bar_figure(table, x="method", y="first_pool_ms", hue="main", captio
 # lock *held*, without the thread that would release it. The child is given a few seconds,
 # then killed; all of it runs in a separate interpreter with a timeout (``run_cached``), so
 # it cannot hang. The declaration:
-choosing.fork_deadlock_params()
+show(choosing.fork_deadlock_params())
 
 # %%
 deadlock = choosing.load_fork_deadlock()
-deadlock[["method", "outcome", "waited_s", "wait_limit_s", "exitcode", "warning"]]
+show(deadlock[["method", "outcome", "waited_s", "wait_limit_s", "exitcode", "warning"]])
 
 # %%
-fig = tuning.bar_figure(deadlock, x="method", y="waited_s", caption=deadlock,
-                        reference=float(deadlock.wait_limit_s.iloc[0]),
-                        ylabel="seconds until the child ended or was killed",
-                        title="Child taking a lock held by a parent thread")
+fig = show(tuning.bar_figure(deadlock, x="method", y="waited_s", caption=deadlock,
+                             reference=float(deadlock.wait_limit_s.iloc[0]),
+                             ylabel="seconds until the child ended or was killed",
+                             title="Child taking a lock held by a parent thread"))
 
 # %%
 # Version facts
@@ -66,7 +68,7 @@ fig = tuning.bar_figure(deadlock, x="method", y="waited_s", caption=deadlock,
 # Python 3.12 emits a ``DeprecationWarning`` when a process with several threads forks;
 # Python 3.14 makes ``forkserver`` the default start method on Linux (macOS and Windows have
 # used ``spawn`` for years). What this interpreter does:
-choosing.python_facts()
+show(choosing.python_facts())
 
 # %%
 # What to copy

@@ -32,14 +32,15 @@ PARAMS = {"seconds": config.scaled(10, 4) / 1e3,  # keyword arguments of ITEMS
 # every result is checked against it. Above 1 in ``speedup`` is faster than the loop.
 from mpguide import executors
 from mpguide.experiment import Experiment
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 result = Experiment("choosing-threads", FUNC, ITEMS, [
     executors.Threads(workers), executors.Pool(workers)], params=PARAMS, startup=False).run()
-result.table().round(3)
+show(result.table().round(3))
 
 # %%
-fig = result.plot("Your function: threads or processes")
+fig = show(result.plot("Your function: threads or processes"))
 
 # %%
 # Work that holds the GIL and work that releases it
@@ -52,12 +53,12 @@ from mpguide.chapters import choosing, tuning
 
 threads = choosing.load_threads_vs_processes()
 speed = choosing.speedups(threads, ["workload"], "executor")
-speed.round(3)
+show(speed.round(3))
 
 # %%
-fig = tuning.bar_figure(speed, x="workload", y="speedup", hue="executor", caption=threads,
-                        reference=1.0, ylabel="speedup over the plain loop (median)",
-                        title="Threads need work that releases the GIL")
+fig = show(tuning.bar_figure(speed, x="workload", y="speedup", hue="executor", caption=threads,
+                             reference=1.0, ylabel="speedup over the plain loop (median)",
+                             title="Threads need work that releases the GIL"))
 
 # %%
 # BLAS oversubscription
@@ -73,12 +74,12 @@ matmuls = Experiment("choosing-blas", choosing.matmul_trace,
                      [256] * (config.scaled(20, 8) * workers), pools, startup=False).run()
 blas = choosing.blas_frame(matmuls, choosing.worker_blas_threads(pools))
 blas_table = choosing.blas_table(blas)
-blas_table.round(3)
+show(blas_table.round(3))
 
 # %%
-fig = tuning.bar_figure(blas_table, x="variant", y="median", err="iqr", caption=blas,
-                        ylabel="seconds (median, IQR)",
-                        title="Matmul tasks: default BLAS threads vs capped")
+fig = show(tuning.bar_figure(blas_table, x="variant", y="median", err="iqr", caption=blas,
+                             ylabel="seconds (median, IQR)",
+                             title="Matmul tasks: default BLAS threads vs capped"))
 
 # %%
 # What to copy
