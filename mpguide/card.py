@@ -210,8 +210,8 @@ def format_value(value: float, unit: str) -> str:
 
 
 #: Metadata fields shown above the probe table by :func:`format_card`.
-SHOWN_METADATA = ("cpu_model", "cpu_count", "usable_cpus", "memory_total_gib", "platform",
-                  "python", "numpy", "blas", "blas_threads", "start_methods",
+SHOWN_METADATA = ("cpu_model", "cpu_count", "usable_cpus", "usable_cpus_from", "memory_total_gib",
+                  "platform", "python", "numpy", "blas", "blas_threads", "start_methods",
                   "default_start_method", "mpguide_version", "date", "mode", "load_avg_1m")
 
 

@@ -5,6 +5,9 @@ machine that built the guide, and why. The decorator :func:`claim` registers it 
 statement template; :func:`evaluate` runs it and fills the template from the measured values,
 so the statement shown on the page carries this machine's numbers. A claim that fails is
 shown as failing, with its evidence: it is a fact about that hardware, not something to hide.
+So a statement must read true to its numbers either way: a ratio placeholder written
+``{factor:.1f|faster|slower}`` reads "1.3x faster" for 1.3 and "1.3x slower" for 0.77
+(:func:`ratio_phrase`), where ``{factor:.1f}x faster`` would print "0.8x faster".
 
 A chapter of the guide declares itself once, as a :class:`Chapter` (its name and the page that
 states its claims), and passes that object to every claim it registers. The registry holds the
@@ -31,6 +34,9 @@ Examples
 from __future__ import annotations
 
 import html
+import math
+import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -203,6 +209,51 @@ class VerdictTable:
 
 _REGISTRY: dict[str, Claim] = {}
 
+_FIXED = re.compile(r"^(?P<head>.*\.)(?P<digits>\d+)f$")
+
+
+def ratio_phrase(ratio: float, spec: str = ".1f", more: str = "faster",
+                 less: str = "slower") -> str:
+    """A ratio in words that stay true on both sides of 1: ``"1.3x faster"``, ``"1.3x slower"``.
+
+    ``ratio`` is the factor in the direction of ``more`` (for ``"faster"``: the other way's
+    seconds over this way's). At or above 1 it reads ``"<ratio>x <more>"``, below 1
+    ``"<1 / ratio>x <less>"``. A ratio that would print as 1 at the precision of ``spec`` gets
+    up to two more digits, so that 0.98 does not read "1.0x slower". Statement templates write it ``{name:.1f|faster|slower}``.
+
+    Examples
+    --------
+    >>> ratio_phrase(1.25), ratio_phrase(0.8), ratio_phrase(0.8, ".0f", "more", "less")
+    ('1.2x faster', '1.2x slower', '1.2x less')
+    >>> ratio_phrase(0.98), ratio_phrase(4.0, ".0f")
+    ('1.02x slower', '4x faster')
+    """
+    if not (math.isfinite(ratio) and ratio > 0):
+        return f"{ratio}x {more}"
+    word, value = (more, ratio) if ratio >= 1 else (less, 1 / ratio)
+    text = format(value, spec)
+    match = _FIXED.match(spec)
+    if match:
+        digits = int(match["digits"])
+        for extra in (1, 2):
+            if text != format(1.0, f"{match['head']}{digits + extra - 1}f"):
+                break
+            text = format(value, f"{match['head']}{digits + extra}f")
+    return f"{text}x {word}"
+
+
+class _StatementFormatter(string.Formatter):
+    """:meth:`str.format` plus the ratio spec ``{name:<spec>|<more>|<less>}``."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if "|" not in format_spec:
+            return str(super().format_field(value, format_spec))
+        spec, more, less = [*format_spec.split("|"), "", ""][:3]
+        return ratio_phrase(float(value), spec or ".1f", more or "faster", less or "slower")
+
+
+_STATEMENT = _StatementFormatter()
+
 
 def claim(claim_id: str, *, chapter: Chapter,
           statement: str) -> Callable[[ClaimFunction], ClaimFunction]:
@@ -216,7 +267,9 @@ def claim(claim_id: str, *, chapter: Chapter,
         The :class:`Chapter` that states the claim (its name and page).
     statement
         The sentence the guide states, with ``{name}`` / ``{name:.1f}`` placeholders filled
-        from :attr:`Evidence.values`.
+        from :attr:`Evidence.values`. A ratio that can land on either side of 1 takes the
+        words for both sides, ``{name:.1f|faster|slower}`` (:func:`ratio_phrase`), so that
+        a failing statement still reads true to its numbers.
 
     Returns
     -------
@@ -286,7 +339,7 @@ def evaluate(claim_id: str) -> Verdict:
         raise ClaimError(f"claim {claim_id!r} returned {type(evidence).__name__}, "
                          "expected claims.Evidence")
     try:
-        statement = registered_claim.statement.format(**evidence.values)
+        statement = _STATEMENT.format(registered_claim.statement, **evidence.values)
     except (KeyError, IndexError, ValueError) as exc:
         raise ClaimError(f"claim {claim_id!r}: cannot fill statement "
                          f"{registered_claim.statement!r} from values "

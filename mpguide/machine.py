@@ -22,10 +22,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mpguide import config
@@ -43,15 +45,88 @@ def collect_cpu(meta: Metadata) -> None:
     meta["cpu_model"] = _cpu_model()
     meta["cpu_count"] = os.cpu_count() or 1
     meta["usable_cpus"] = usable_cpus()
+    meta["usable_cpus_from"] = usable_cpus_source()
 
 
-def usable_cpus() -> int:
-    """Cores this process may run on: affinity mask where the OS has one, else ``cpu_count``."""
+#: Where the cgroup file systems are mounted on Linux.
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def affinity_cpus() -> int:
+    """Cores in this process's affinity mask where the OS has one, else ``cpu_count``."""
     if hasattr(os, "process_cpu_count"):
         return os.process_cpu_count() or 1
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cgroup_cpu_quota(root: str | os.PathLike[str] = CGROUP_ROOT) -> float | None:
+    """CPUs a cgroup CPU quota allows (quota / period, e.g. ``1.5``), ``None`` without one.
+
+    Reads cgroup v2's ``cpu.max`` (``"150000 100000"``; ``"max 100000"`` is no quota) under
+    ``root``, else cgroup v1's ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (quota ``-1`` is
+    none) under ``root/cpu``, ``root/cpu,cpuacct`` or ``root``. A container runtime's
+    ``--cpus`` sets this quota; the affinity mask does not show it. ``root`` is a parameter so
+    tests can point it at a fake directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> fake = Path(tempfile.mkdtemp())
+    >>> _ = (fake / "cpu.max").write_text("150000 100000")
+    >>> cgroup_cpu_quota(fake)
+    1.5
+    >>> _ = (fake / "cpu.max").write_text("max 100000")
+    >>> cgroup_cpu_quota(fake) is None
+    True
+    """
+    base = Path(root)
+    text = _read(base / "cpu.max")
+    if text is not None:
+        quota, _, period = text.partition(" ")
+    else:
+        for folder in (base / "cpu", base / "cpu,cpuacct", base):
+            quota = _read(folder / "cpu.cfs_quota_us") or ""
+            period = _read(folder / "cpu.cfs_period_us") or ""
+            if quota and period:
+                break
+        else:
+            return None
+    try:
+        q, p = int(quota), int(period)
+    except ValueError:  # "max": no quota
+        return None
+    return q / p if q > 0 and p > 0 else None
+
+
+def usable_cpus(cgroup_root: str | os.PathLike[str] = CGROUP_ROOT) -> int:
+    """Cores this process may use: its affinity mask (:func:`affinity_cpus`), capped by a
+    cgroup CPU quota rounded up (:func:`cgroup_cpu_quota`, read under ``cgroup_root``).
+
+    The one source of worker counts in mpguide: a container limited to 1.5 CPUs on a 4-core
+    host gets 2, not 4.
+    """
+    cpus = affinity_cpus()
+    quota = cgroup_cpu_quota(cgroup_root)
+    return cpus if quota is None else max(1, min(cpus, math.ceil(quota)))
+
+
+def usable_cpus_source(cgroup_root: str | os.PathLike[str] = CGROUP_ROOT) -> str:
+    """What :func:`usable_cpus` was decided by, for the machine card: ``"affinity mask"``,
+    or the cgroup quota when it is the smaller (``"cgroup CPU quota 1.5"``)."""
+    quota = cgroup_cpu_quota(cgroup_root)
+    if quota is not None and math.ceil(quota) < affinity_cpus():
+        return f"cgroup CPU quota {quota:g}"
+    return "affinity mask"
 
 
 def _cpu_model() -> str:

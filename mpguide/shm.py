@@ -13,12 +13,13 @@ Cleanup rules this module follows, and why:
 
 * Only the creator unlinks. ``close()`` drops one process's mapping; ``unlink()`` removes the
   name, and the memory is freed once the last mapping is gone.
-* Workers attach *without* the resource tracker. Before Python 3.13 every
-  ``SharedMemory(name=...)`` registers the segment with a resource tracker; a worker that
-  started its own tracker (a ``fork`` worker started before the segment existed) then unlinks
-  the parent's segment when it exits and warns about a "leaked shared_memory object". Python 3.13
-  added ``SharedMemory(name, track=False)`` for this; :meth:`SharedArrayHandle.attach` maps the
-  segment directly, which behaves like ``track=False`` on every version.
+* Workers attach *without* the resource tracker. By default every ``SharedMemory(name=...)``
+  registers the segment with a resource tracker (still so on 3.13+, where ``track=True`` is
+  the default); a worker that started its own tracker (a ``fork`` worker started before the
+  segment existed) then unlinks the parent's segment when it exits and warns about a "leaked
+  shared_memory object". Python 3.13 added ``SharedMemory(name, track=False)`` to opt out;
+  :meth:`SharedArrayHandle.attach` maps the segment directly, which behaves like
+  ``track=False`` on every version.
 * The creator *is* tracked (``SharedMemory(create=True)``, ``track=True`` on 3.13+), so even a
   ``SIGKILL`` of the parent, which skips every ``finally``, ends with the tracker unlinking it.
 * ``SIGTERM`` normally kills Python without running ``finally`` blocks; inside the block it

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import re
 from typing import Any
 
 import matplotlib
@@ -295,3 +296,48 @@ def test_startup_is_measured_once_and_reimporting_workers_only_read_it(
     monkeypatch.setattr(experiment, "reimported_main", lambda: False)
     seconds()
     assert calls == [method, method]  # the parent itself honours MPGUIDE_FRESH=1
+
+
+# --- the short answer (landing page and chapter head) ----------------------------------------
+
+
+def test_short_answer_numbers_come_from_the_records() -> None:
+    startup, durations = _startup_frame(), _synthetic_durations()
+    answer = overhead.short_answer(startup, durations)
+    summary = task_duration.task_duration_summary(durations)
+    evens = task_duration.break_evens(summary)
+    assert answer["workers"] == 2
+    assert answer["start_ms"] == pytest.approx({"fork": 5.25, "spawn": 52.5, "forkserver": 31.5})
+    assert answer["break_even_s"] == {"default": evens[task_duration.DEFAULT],
+                                      "chunksize 1": evens[task_duration.CHUNK1]}
+    # The model pool adds 20 µs per message: per item at chunksize 1, per chunk at the default.
+    assert answer["item_s"]["chunksize 1"] == pytest.approx(20e-6)
+    assert answer["item_s"]["default"] == pytest.approx(20e-6 / answer["chunksize"])
+    assert answer["chunksize"] == executors.default_chunksize(answer["items"], 2)
+    text = overhead.short_answer_markdown(answer, guide="guide/")
+    for method, ms in answer["start_ms"].items():
+        assert f"{overhead.format_duration(ms / 1e3)} under {method}" in text
+    assert "20 µs at chunksize 1" in text
+    assert f"Below {overhead.format_duration(evens[task_duration.DEFAULT])} per task" in text
+    assert "(guide/01-overhead.md#how-long-must-a-task-run-before-the-pool-wins)" in text
+    assert "(guide/03-tuning.md#chunksize)" in text
+    shown = re.sub(r"\]\([^)]*\)", "]", text).replace("*", "")  # as rendered, roughly
+    assert len(shown) < 1000  # it fits the landing page's first screen with the title
+
+
+@pytest.mark.parametrize(("message_s", "expected"), [
+    (1.0, "never beat the plain loop"),
+    (1e-9, "from the shortest task measured"),
+])
+def test_short_answer_says_when_the_pool_never_or_always_wins(message_s: float,
+                                                               expected: str) -> None:
+    answer = overhead.short_answer(_startup_frame(), _synthetic_durations(overhead_s=message_s))
+    assert expected in overhead.short_answer_markdown(answer)
+
+
+def test_short_answer_survives_a_variant_without_records() -> None:
+    durations = _synthetic_durations()
+    durations = durations[durations["variant"] != task_duration.CHUNK1]
+    answer = overhead.short_answer(_startup_frame(), durations)
+    assert math.isnan(answer["item_s"]["chunksize 1"])
+    assert "(not measured) at chunksize 1" in overhead.short_answer_markdown(answer)

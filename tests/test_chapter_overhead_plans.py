@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 GALLERY = Path(__file__).resolve().parents[1] / "gallery" / "overhead"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 OVERHEAD_CLAIMS = ("spawn-starts-slower", "heavy-main-slows-spawn", "round-trip-costs-more",
                    "tiny-tasks-lose", "long-tasks-win", "chunking-cuts-overhead",
                    "seed-tiny-tasks-lose", "tiny-task-workers-idle")
@@ -194,3 +195,30 @@ def test_gallery_cells_survive_a_reimporting_workers_cache_miss(
     monkeypatch.setattr(experiment, "reimported_main", lambda: True)
     runpy.run_path(str(script), run_name="gallery")
     plt.close("all")
+
+
+def test_short_answer_reads_the_chapters_records(fake_cache: list[tuple[str, str]]) -> None:
+    """The landing page and the chapter open with the answer: glued from the very records the
+    chapter's sections show (pool start+stop, the task-duration sweep), nothing measured twice."""
+    _load_everything()
+    chapter = set(fake_cache)
+    fake_cache.clear()
+    text = overhead.short_answer_markdown(overhead.load_short_answer(), guide="guide/")
+    assert set(fake_cache) <= chapter
+    assert {name for name, _ in fake_cache} == {overhead.STARTUP, task_duration.TASK_DURATION}
+    assert "Pool(" in text
+    assert "per task the plain loop beats" in text
+
+
+@pytest.mark.parametrize(("page", "guide"), [("index.md", "guide/"),
+                                             ("guide/01-overhead.md", "")])
+def test_pages_open_with_the_short_answer(page: str, guide: str) -> None:
+    source = (DOCS / page).read_text(encoding="utf-8")
+    first_section = source.split("\n## ", 1)[0]
+    call = "overhead.short_answer_markdown(overhead.load_short_answer()"
+    assert call + (f', guide="{guide}"))' if guide else "))") in first_section
+    after_title = first_section.split("\n# ", 1)[1].split("\n", 1)[1]
+    cell = after_title.partition(call)[0]
+    assert cell.lstrip().startswith("```{code-cell}")  # the first thing under the title
+    assert "markdown_format: myst" in cell  # so that its links resolve
+    assert "```\n" not in cell  # one cell: no other cell or prose before the answer

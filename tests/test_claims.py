@@ -139,3 +139,37 @@ def broken_claims(only_fakes: None) -> Iterator[None]:
 def test_broken_claims_fail_with_reason(claim_id: str, message: str) -> None:
     with pytest.raises(claims.ClaimError, match=message):
         claims.evaluate(claim_id)
+
+
+@pytest.mark.parametrize(("ratio", "spec", "expected"), [
+    (1.25, ".2f|faster|slower", "1.25x faster"),
+    (0.8, ".2f|faster|slower", "1.25x slower"),
+    (0.99, ".1f|faster|slower", "1.01x slower"),  # never "1.0x slower"
+    (3.2, ".0f|more|less", "3x more"),
+    (0.25, ".0f|more|less", "4x less"),
+    (2.0, "", None),  # no ratio spec: plain str.format
+])
+def test_ratio_placeholders_read_true_either_way(only_fakes: None, ratio: float, spec: str,
+                                                 expected: str | None) -> None:
+    @claims.claim("fake-ratio", chapter=ELSEWHERE, statement=f"A is {{r:{spec}}} than B.")
+    def _ratio() -> claims.Evidence:
+        return claims.Evidence(holds=ratio > 1, values={"r": ratio})
+
+    statement = claims.evaluate("fake-ratio").statement
+    assert statement == f"A is {expected or format(ratio, spec)} than B."
+    assert "0." not in statement.split("x ")[0]  # a ratio below 1 is never shown with a word
+
+
+def test_no_claim_of_these_chapters_puts_a_direction_word_after_a_raw_ratio() -> None:
+    """'0.8x faster' is nonsense: a ratio followed by faster/slower/more/less is written with
+    the ratio spec ({x:.1f|faster|slower}), which turns the word when the ratio is below 1."""
+    import re
+
+    from mpguide import chapters
+
+    chapters.load()
+    raw = re.compile(r"\{[^}|]*\}x (faster|slower|more|less)\b")
+    mine = {"overhead", "transfer", "advisor"}  # chapters 1, 2 and 4
+    offending = {cid: c.statement for cid, c in claims.registered().items()
+                 if c.chapter in mine and raw.search(c.statement)}
+    assert not offending

@@ -17,8 +17,8 @@ the first cell, then checked against the real ``Pool.map``.
 # (``from mywork import parse, load_documents``): a function defined in this script cannot
 # reach a ``spawn`` or ``forkserver`` worker. ``ITEMS`` is a function returning the items,
 # called with ``PARAMS`` in the fresh interpreter that asks the advisor. Here: a pure-Python
-# task of about 2 ms per item that holds the GIL
-# (:func:`mpguide.chapters.advisor.compute_items`).
+# task of a few milliseconds per item that holds the GIL
+# (:func:`mpguide.chapters.advisor.compute_items` says how long).
 from mpguide import workloads
 from mpguide.chapters import advisor
 
@@ -37,6 +37,7 @@ PARAMS: dict = {}
 from mpguide import cli
 from mpguide.advisor import Advice
 from mpguide.experiment import run_cached
+from mpguide.report import show
 
 record = run_cached("advisor-advice", "mpguide.chapters.advisor:advice_record",
                     advisor.advice_params(FUNC, ITEMS, PARAMS), timeout=300)
@@ -46,7 +47,7 @@ print(cli.render_text(advice))
 # %%
 columns = ["tool", "workers", "chunksize", "start_method", "startup_s", "dispatch_s",
            "serialization_s", "compute_s", "imbalance_s", "predicted_s", "speedup"]
-advice.to_frame()[columns].sort_values("predicted_s").head(10).round(4)
+show(advice.to_frame()[columns].sort_values("predicted_s").head(10).round(4))
 
 # %%
 # Predicted time against chunksize
@@ -54,7 +55,7 @@ advice.to_frame()[columns].sort_values("predicted_s").head(10).round(4)
 # One line per worker count for the recommended start method; the dashed line is the plain
 # loop and the star the recommendation. Too small a chunksize pays the pool's per-chunk cost
 # for every item, too large a one leaves workers idle at the end.
-fig = advice.plot()
+fig = show(advice.plot())
 
 # %%
 # Tiny items: keep the loop
@@ -79,8 +80,8 @@ validation = advisor.validation_params(FUNC, ITEMS, PARAMS)
 df = advisor.validation_frame(run_cached("advisor-validation",
                                          "mpguide.chapters.advisor:measure_workload",
                                          validation, timeout=600))
-fig = advisor.plot_validation(df)
-df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4)
+fig = show(advisor.plot_validation(df))
+show(df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4))
 
 # %%
 # What to copy

@@ -24,6 +24,7 @@ at the top.
 from mpguide import config, machine
 from mpguide.chapters import overhead
 from mpguide.experiment import run_cached
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 runs = [run_cached("overhead-startup", "mpguide.chapters.overhead:measure_startup",
@@ -32,7 +33,7 @@ runs = [run_cached("overhead-startup", "mpguide.chapters.overhead:measure_startu
         for start_method in config.available_start_methods()
         for main in overhead.MAINS]  # "light": the stdlib only; "numpy+pandas"
 startup = overhead.startup_frame(runs)
-overhead.startup_summary(startup)
+show(overhead.startup_summary(startup))
 
 # %%
 # Compare
@@ -41,7 +42,7 @@ overhead.startup_summary(startup)
 # a copy of the parent, so what the script imported is already there. Under ``spawn`` every
 # worker imports the script's modules again, which is why the numpy+pandas main is so much
 # slower to start.
-fig = overhead.plot_startup(startup)
+fig = show(overhead.plot_startup(startup))
 
 # %%
 # Per start method, how much slower the heavy main makes the first pool:
@@ -49,7 +50,7 @@ summary = overhead.startup_summary(startup)
 first = summary[summary["pool"] == "first"].pivot(
     index="start_method", columns="main", values="median_ms").reindex(columns=list(overhead.MAINS))
 first["heavy / light"] = first["numpy+pandas"] / first["light"]
-first
+show(first)
 
 # %%
 # What to copy

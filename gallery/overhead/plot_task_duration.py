@@ -37,6 +37,7 @@ PARAMS = {"seconds": 1e-4}  # keyword arguments of ITEMS when it is a factory
 # interpreter and is cached per machine (``MPGUIDE_FRESH=1`` measures again).
 from mpguide import executors, machine
 from mpguide.experiment import Experiment
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 specs = [executors.Pool(workers, chunksize=1), executors.Pool(workers)]
@@ -44,7 +45,7 @@ yours = Experiment("overhead-task-duration", FUNC, ITEMS, specs, params=PARAMS,
                    startup=False).run()
 mine = task_duration.duration_frame([(None, yours)])
 columns = ["variant", "task_s", "items", "chunksize", "per_item_s", "speedup", "overhead_s"]
-task_duration.task_duration_summary(mine)[columns]
+show(task_duration.task_duration_summary(mine)[columns])
 
 # %%
 # The sweep
@@ -58,7 +59,7 @@ sweep = [(seconds, Experiment("overhead-task-duration", workloads.spin,
          for seconds in task_duration.task_durations()]
 durations = task_duration.duration_frame(sweep)
 summary = task_duration.task_duration_summary(durations)
-summary[columns]
+show(summary[columns])
 
 # %%
 # Where the Pool starts to win
@@ -68,14 +69,14 @@ summary[columns]
 # it.
 evens = task_duration.break_evens(summary)
 own = task_duration.task_duration_summary(mine)
-{"your task": task_duration.format_duration(own["task_s"].max()),
- **{f"break-even, {variant}": task_duration.format_duration(seconds)
-    for variant, seconds in evens.items()}}
+show({"your task": task_duration.format_duration(own["task_s"].max()),
+      **{f"break-even, {variant}": task_duration.format_duration(seconds)
+         for variant, seconds in evens.items()}})
 
 # %%
 # Left: wall time per item (log-log); the loop's line is the task duration itself. Right: the
 # speedup over the loop, your function as stars; below the dashed line the Pool loses.
-fig = task_duration.plot_task_duration(durations, yours=mine, label=FUNC.__name__)
+fig = show(task_duration.plot_task_duration(durations, yours=mine, label=FUNC.__name__))
 
 # %%
 # What to copy

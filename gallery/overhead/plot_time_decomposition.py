@@ -36,6 +36,7 @@ PARAMS = {"seconds": 1e-5, "count": config.scaled(2000, 400)}
 # chunksize 1. One row per task:
 from mpguide import executors, machine
 from mpguide.experiment import run_cached
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 items = executors.target_of(ITEMS) if callable(ITEMS) else list(ITEMS)
@@ -52,20 +53,20 @@ runs["1 ms spin tasks, chunksize 1"] = run_cached(
      "func": "mpguide.workloads:spin", "items": "mpguide.chapters.task_duration:spin_items",
      "params": {"seconds": 1e-3, "count": config.scaled(200, 40)}, "chunksize": 1})
 tasks = task_duration.decomposition_frame(runs)
-tasks[["case", "task", "worker", "start_s", "end_s", "wall_s"]].head()
+show(tasks[["case", "task", "worker", "start_s", "end_s", "wall_s"]].head())
 
 # %%
 # Split each run
 # --------------
 # Worker time is ``workers x wall``; the shares of the four phases add up to one per run.
 phases = task_duration.decompose(tasks)
-phases.pivot(index="case", columns="phase", values="share").reindex(
-    columns=list(task_duration.PHASES))
+show(phases.pivot(index="case", columns="phase", values="share").reindex(
+         columns=list(task_duration.PHASES)))
 
 # %%
 # The timeline shows each worker as a row and each task as a green bar; the stacked bars at
 # the bottom sum each phase over the workers.
-fig = task_duration.plot_decomposition(tasks)
+fig = show(task_duration.plot_decomposition(tasks))
 
 # %%
 # What to copy

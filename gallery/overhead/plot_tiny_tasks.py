@@ -36,18 +36,19 @@ PARAMS: dict = {}  # keyword arguments of ITEMS when it is a factory
 from mpguide import executors, machine
 from mpguide.chapters import overhead
 from mpguide.experiment import Experiment
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 result = Experiment("overhead-tiny-tasks", FUNC, ITEMS, [
     executors.Pool(workers, chunksize=1),
     executors.Pool(workers),
     executors.ProcessPool(workers)], params=PARAMS).run()
-overhead.tiny_tasks_table(result)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]]
+show(overhead.tiny_tasks_table(result)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]])
 
 # %%
 # ``x_loop`` is how many times the loop's time each executor took; the bars are medians on a
 # log scale.
-fig = overhead.plot_tiny_tasks(result.frame())
+fig = show(overhead.plot_tiny_tasks(result.frame()))
 
 # %%
 # The article's setup
@@ -60,11 +61,11 @@ seed = Experiment("overhead-seed-tiny-tasks", workloads.noop,
                   list(range(config.scaled(overhead.SEED_ITEMS, 5_000))), [
                       executors.Pool(overhead.SEED_WORKERS, chunksize=1),  # the article's
                       executors.Pool(overhead.SEED_WORKERS)]).run()
-overhead.tiny_tasks_table(seed)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]]
+show(overhead.tiny_tasks_table(seed)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]])
 
 # %%
-fig = overhead.plot_tiny_tasks(
-    seed.frame(), title=f"The article's setup: Pool({overhead.SEED_WORKERS}), noop")
+fig = show(overhead.plot_tiny_tasks(
+         seed.frame(), title=f"The article's setup: Pool({overhead.SEED_WORKERS}), noop"))
 
 # %%
 # Per task
@@ -78,7 +79,7 @@ from mpguide.experiment import run_cached
 
 records = run_cached("overhead-dispatch", "mpguide.chapters.overhead:measure_dispatch",
                      {"start_method": config.start_method(), "workers": workers})
-overhead.dispatch_summary(overhead.dispatch_frame(records))
+show(overhead.dispatch_summary(overhead.dispatch_frame(records)))
 
 # %%
 # What to copy

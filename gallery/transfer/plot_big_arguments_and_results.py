@@ -34,14 +34,15 @@ PARAMS = {"kind": "ndarray", "nbytes": 4 * transfer.MIB, "count": 4}
 # the loop.
 from mpguide import executors, machine
 from mpguide.experiment import Experiment
+from mpguide.report import show
 
 workers = machine.usable_cpus()
 result = Experiment("transfer-fat", FUNC, ITEMS, [
     executors.Threads(workers), executors.Pool(workers)], params=PARAMS, startup=False).run()
-transfer.per_item(result)
+show(transfer.per_item(result))
 
 # %%
-fig = result.plot()
+fig = show(result.plot())
 
 # %%
 # A sweep over payload sizes
@@ -65,12 +66,12 @@ params = {"start_method": config.start_method(), "kinds": ["ndarray", "nested"],
 record = run_cached("transfer-pool", "mpguide.chapters.transfer:measure_pool_transfer",
                     params, timeout=transfer.FRESH_TIMEOUT)
 sweep = Result.from_dict(record).frame()
-transfer.pool_transfer_summary(sweep).round(5)
+show(transfer.pool_transfer_summary(sweep).round(5))
 
 # %%
 # Both directions cost the same kind of pickling: a big result is as expensive to return as a
 # big argument is to send.
-fig = transfer.plot_pool_transfer(sweep)
+fig = show(transfer.plot_pool_transfer(sweep))
 
 # %%
 # What to copy

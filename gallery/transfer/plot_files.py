@@ -20,19 +20,20 @@ memory-mapped ``.npy`` on this machine.
 from mpguide import config, machine
 from mpguide.chapters import send_less, transfer
 from mpguide.experiment import Result, run_cached
+from mpguide.report import show
 
 params = {"start_method": "spawn", "rows": config.scaled(10_000_000, 500_000),
           "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
 record = run_cached("transfer-files", "mpguide.chapters.send_less:measure_files", params,
                     timeout=transfer.FRESH_TIMEOUT)
 files = Result.from_dict(record).frame()
-send_less.files_table(files)
+show(send_less.files_table(files))
 
 # %%
 # Compare
 # -------
 # ``x_pickle`` is each way's time over pickling; ``published_x_pickle`` is the article's.
-fig = send_less.plot_files(files)
+fig = show(send_less.plot_files(files))
 
 # %%
 # What to copy

@@ -15,9 +15,10 @@ USS (pages only this process holds) of every worker, from a parent holding a big
 # The parent imports numpy and pandas and builds a list of ints, then starts a pool under
 # each start method; the memory of the parent and of each idle worker is read with psutil.
 from mpguide.chapters import worker_memory
+from mpguide.report import show
 
 memory = worker_memory.load_worker_memory()
-memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1)
+show(memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1))
 
 # %%
 # Reading is writing under fork
@@ -26,10 +27,10 @@ memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1)
 # page, and the kernel copies that page into the worker. The fork worker below reads more and
 # more of the inherited list; its private memory (USS) grows while its RSS does not.
 cow = worker_memory.load_cow()
-cow[["fraction_read", "items_read", "rss_mib", "pss_mib", "uss_mib"]].round(1)
+show(cow[["fraction_read", "items_read", "rss_mib", "pss_mib", "uss_mib"]].round(1))
 
 # %%
-fig = worker_memory.plot_memory(memory, cow)
+fig = show(worker_memory.plot_memory(memory, cow))
 
 # %%
 # What to copy

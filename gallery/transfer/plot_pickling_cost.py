@@ -20,6 +20,7 @@ next, in :doc:`plot_big_arguments_and_results`.
 from mpguide import config
 from mpguide.chapters import transfer
 from mpguide.experiment import Result, run_cached
+from mpguide.report import show
 
 KIB, MIB = 1 << 10, 1 << 20
 params = {"sizes": config.scaled([64 * KIB, MIB, 16 * MIB], [64 * KIB, MIB]),
@@ -31,7 +32,7 @@ pickling = Result.from_dict(record).frame()
 # %%
 # The table gives medians of dumps and loads, their sum as a multiple of the memcpy floor, and
 # the throughput.
-transfer.pickling_summary(pickling).round(5)
+show(transfer.pickling_summary(pickling).round(5))
 
 # %%
 # Compare
@@ -39,7 +40,7 @@ transfer.pickling_summary(pickling).round(5)
 # Arrays and DataFrames can pickle close to memory speed because their data is one buffer; a
 # list of small dicts is pickled object by object. Out-of-band buffers skip the copy altogether,
 # which is why that line can pass the memcpy floor: the buffers still have to be sent.
-fig = transfer.plot_pickling(pickling)
+fig = show(transfer.plot_pickling(pickling))
 
 # %%
 # What to copy

@@ -23,6 +23,7 @@ state grows.
 from mpguide import config, machine
 from mpguide.chapters import send_less, transfer
 from mpguide.experiment import Result, run_cached
+from mpguide.report import show
 
 KIB, MIB = 1 << 10, 1 << 20
 params = {"start_method": config.start_method(),
@@ -32,14 +33,14 @@ params = {"start_method": config.start_method(),
 record = run_cached("transfer-send-less", "mpguide.chapters.send_less:measure_send_less",
                     params, timeout=transfer.FRESH_TIMEOUT)
 state = Result.from_dict(record).frame()
-transfer.medians(state, ["name", "nbytes"])
+show(transfer.medians(state, ["name", "nbytes"]))
 
 # %%
 # Compare
 # -------
 # Sending the state with every task grows with ``tasks x state size``; the initializer grows
 # only with ``workers x state size``.
-fig = send_less.plot_send_less(state)
+fig = show(send_less.plot_send_less(state))
 
 # %%
 # What to copy

@@ -24,6 +24,7 @@ import pandas as pd
 from mpguide import config, machine
 from mpguide.chapters import send_less, transfer
 from mpguide.experiment import Result, run_cached
+from mpguide.report import show
 
 MIB = 1 << 20
 frames = []
@@ -34,10 +35,10 @@ for method in config.available_start_methods():
                         params, timeout=transfer.FRESH_TIMEOUT)
     frames.append(Result.from_dict(record).frame())
 handoff = pd.concat(frames, ignore_index=True)
-send_less.handoff_summary(handoff).round(4)
+show(send_less.handoff_summary(handoff).round(4))
 
 # %%
-fig = send_less.plot_shm_handoff(handoff)
+fig = show(send_less.plot_shm_handoff(handoff))
 
 # %%
 # Work on slices by index
@@ -52,7 +53,7 @@ record = run_cached("transfer-shared-vs-pickled",
                     "mpguide.chapters.send_less:measure_shared_vs_pickled", params,
                     timeout=transfer.FRESH_TIMEOUT)
 shared = Result.from_dict(record).frame()
-transfer.medians(shared, ["name"])
+show(transfer.medians(shared, ["name"]))
 
 # %%
 # What to copy

@@ -4,7 +4,7 @@ How many workers?
 
 Speedup of ``Pool.map`` over the plain loop for 1 to twice the usable cores: for a function
 of your choice, then for a pure-Python task that holds the GIL, a numpy task that releases it,
-and uneven tasks (every eighth task eight times longer). The dashed line is the ideal speedup:
+and uneven tasks (a few of them much longer than the rest). The dashed line is the ideal speedup:
 it rises with the workers up to the usable cores and stays flat beyond, where workers only take
 turns on the same cores.
 """
@@ -54,9 +54,9 @@ show(pool_size.pool_size_summary(yours).round(3))
 # -------------------
 # The same declaration (``pool_size.pool_size_experiments()``) for three workloads: ``spin``
 # holds the GIL, numpy's ``sqrt``-and-sum releases it, and ``uneven`` is ``spin`` with every
-# eighth task eight times longer. Inside a process the first two look alike: each worker has
-# its own interpreter and its own GIL. It stays this sweep when you replace ``FUNC`` and
-# ``ITEMS``.
+# ``pool_size.UNEVEN_EVERY``-th task that many times longer. Inside a process the first two
+# look alike: each worker has its own interpreter and its own GIL. It stays this sweep when you
+# replace ``FUNC`` and ``ITEMS``.
 sizes = pool_size.load_pool_size()
 fig = show(pool_size.plot_pool_size(sizes))
 

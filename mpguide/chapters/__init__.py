@@ -16,7 +16,7 @@ Examples
 --------
 >>> from mpguide import chapters
 >>> [chapter.name for chapter in chapters.chapters()]
-['overhead', 'transfer', 'tuning', 'advisor']
+['overhead', 'transfer', 'tuning', 'advisor', 'troubleshooting']
 >>> chapters.chapters()[0].page
 'guide/01-overhead'
 """
@@ -40,6 +40,8 @@ MODULES: tuple[str, ...] = (
     "mpguide.chapters.choosing",
     "mpguide.chapters.waiting",
     "mpguide.chapters.advisor",
+    "mpguide.chapters.troubleshooting",
+    "mpguide.chapters.troubleshooting_runner",
 )
 
 

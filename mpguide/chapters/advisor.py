@@ -58,7 +58,8 @@ MAX_CONFIG_S = 4.0
 #: against the best of the sweep.
 TARGET_ERROR = 0.15
 TARGET_NEAR_BEST = 1.1
-#: Timings closer than this ratio are within this shared machine's noise between repeats.
+#: Timings closer than this ratio count as equal: the noise between repeats seen on the
+#: shared 2-core VM the benchmark was written on.
 NOISE = 1.05
 
 
@@ -495,7 +496,7 @@ def plot_validation(df: pd.DataFrame, ax=None):
 
 @claims.claim("advisor-median-error", chapter=CHAPTER,
               statement="The cost model's median absolute error on the validation workloads "
-                        "is under 15% ({error_pct:.0f}% over {configs} measured "
+                        "is under {target_pct:.0f}% ({error_pct:.0f}% over {configs} measured "
                         "configurations).")
 def _median_error() -> claims.Evidence:
     df = load_validation()
@@ -503,55 +504,57 @@ def _median_error() -> claims.Evidence:
     worst = summary(df).sort_values("median_abs_error").iloc[-1]
     return claims.Evidence(
         holds=error <= TARGET_ERROR,
-        values={"error_pct": error * 100, "configs": int((df["kind"] == "sweep").sum())},
+        values={"error_pct": error * 100, "configs": int((df["kind"] == "sweep").sum()),
+                "target_pct": TARGET_ERROR * 100},
         evidence=f"Median |predicted - measured| / measured over every swept Pool "
                  f"configuration: {error * 100:.1f}%; the worst workload, {worst['workload']}, "
                  f"has {worst['median_abs_error'] * 100:.0f}%.")
 
 
 @claims.claim("advisor-near-best", chapter=CHAPTER,
-              statement="Following the advisor's recommendation runs within 1.1x of the best "
+              statement="Following the advisor's recommendation runs within {target:.2g}x of the best "
                         "configuration of an exhaustive sweep on {ok} of {n} workloads.")
 def _near_best() -> claims.Evidence:
     table = summary(load_validation())
     ok = table["vs_best"] <= TARGET_NEAR_BEST
     worst = table.sort_values("vs_best").iloc[-1]
     return claims.Evidence(
-        holds=bool(ok.all()), values={"ok": int(ok.sum()), "n": len(table)},
+        holds=bool(ok.all()),
+        values={"ok": int(ok.sum()), "n": len(table), "target": TARGET_NEAR_BEST},
         evidence=f"Worst case: {worst['workload']}, recommended configuration "
                  f"{worst['vs_best']:.2f}x the best measured one.")
 
 
 @claims.claim("advisor-beats-default", chapter=CHAPTER,
               statement="The recommendation is never slower than Pool's default chunksize "
-                        "(within 5% noise): worst ratio {worst:.2f}.")
+                        "(within {noise_pct:.0f}% noise): worst ratio {worst:.2f}.")
 def _beats_default() -> claims.Evidence:
     table = summary(load_validation())
     worst = table.sort_values("vs_pool_default").iloc[-1]
     return claims.Evidence(
         holds=bool((table["vs_pool_default"] <= NOISE).all()),
-        values={"worst": float(worst["vs_pool_default"])},
+        values={"worst": float(worst["vs_pool_default"]), "noise_pct": (NOISE - 1) * 100},
         evidence=f"Recommended / Pool default (workers = cores) measured on each workload; "
                  f"worst {worst['workload']} at {worst['vs_pool_default']:.2f}.")
 
 
 @claims.claim("advisor-beats-joblib", chapter=CHAPTER,
               statement="The recommendation is never slower than joblib's batch_size=\"auto\" "
-                        "(within 5% noise): worst ratio {worst:.2f}.")
+                        "(within {noise_pct:.0f}% noise): worst ratio {worst:.2f}.")
 def _beats_joblib() -> claims.Evidence:
     table = summary(load_validation())
     worst = table.sort_values("vs_joblib_auto").iloc[-1]
     return claims.Evidence(
         holds=bool((table["vs_joblib_auto"] <= NOISE).all()),
-        values={"worst": float(worst["vs_joblib_auto"])},
+        values={"worst": float(worst["vs_joblib_auto"]), "noise_pct": (NOISE - 1) * 100},
         evidence=f"Recommended / joblib Parallel(n_jobs=cores, batch_size='auto') from cold "
                  f"workers; worst {worst['workload']} at {worst['vs_joblib_auto']:.2f}.")
 
 
 @claims.claim("advisor-tiny-serial", chapter=CHAPTER,
               statement="For sub-microsecond tasks the advisor says not to parallelize, and "
-                        "the plain loop indeed beats every measured Pool ({ratio:.0f}x faster "
-                        "than the best one).")
+                        "the plain loop indeed beats every measured Pool "
+                        "({ratio:.0f|faster|slower} than the best one).")
 def _tiny_serial() -> claims.Evidence:
     df = load_validation(["tiny"])
     serial = float(df.loc[df["kind"] == "serial", "measured_s"].iloc[0])

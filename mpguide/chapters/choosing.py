@@ -348,9 +348,9 @@ def _worker_memory_claim() -> claims.Evidence:
 
 
 @claims.claim("threads-need-gil-release", chapter=CHAPTER,
-              statement="A thread pool sped pure-Python work up {spin:.2f}x but numpy work "
-                        "{numpy:.2f}x; a process pool gave {spin_proc:.2f}x and "
-                        "{numpy_proc:.2f}x.")
+              statement="A thread pool gave pure-Python work a speedup of {spin:.2f} and numpy "
+                        "work {numpy:.2f}; a process pool gave {spin_proc:.2f} and "
+                        "{numpy_proc:.2f}.")
 def _threads_gil() -> claims.Evidence:
     out = speedups(load_threads_vs_processes(), ["workload"], "executor")
     s = out.set_index(["workload", "executor"])["speedup"]

@@ -19,6 +19,10 @@ cache, re-import guard):
   setup (``Pool(4)``, chunksize 1, start included); :func:`load_tiny_tasks`: the same items
   through this machine's cores.
 
+:func:`load_short_answer` and :func:`short_answer_markdown` put the chapter's answer in a few
+lines (start-up per start method, cost per item, break-even task duration, the fix for each):
+the landing page and the chapter open with it.
+
 What those costs mean against the work of each task (the break-even task duration, one
 ``Pool.map`` run split into its phases) is measured by :mod:`mpguide.chapters.task_duration`,
 the second module of this chapter.
@@ -78,10 +82,6 @@ SEED_TINY_TASKS, TINY_TASKS = "overhead-seed-tiny-tasks", "overhead-tiny-tasks"
 #: The seed article's tiny-task setup, quoted as published: Pool(4), 50,000 items.
 SEED_WORKERS, SEED_ITEMS = 4, 50_000
 SEED_TITLE = "How to Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead"
-
-
-def _method(start_method: str | None) -> str:
-    return config.validate_start_method(start_method or config.start_method())
 
 
 def _frame(records: Sequence[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -224,7 +224,8 @@ def dispatch_params(start_method: str | None = None) -> dict[str, Any]:
     >>> sorted(dispatch_params("spawn"))
     ['start_method', 'workers']
     """
-    return {"start_method": _method(start_method), "workers": machine.usable_cpus()}
+    return {"start_method": config.resolve_start_method(start_method),
+            "workers": machine.usable_cpus()}
 
 
 def dispatch_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -318,6 +319,127 @@ def format_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
     return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+# --- the short answer -------------------------------------------------------------------------
+
+#: Where the short answer's links point, relative to the guide's folder.
+ANSWER_LINKS = {"startup": "01-overhead.md#starting-and-stopping-a-pool",
+                "per_item": "03-tuning.md#chunksize",
+                "break_even": "01-overhead.md#how-long-must-a-task-run-before-the-pool-wins"}
+
+
+def short_answer(startup: pd.DataFrame, durations: pd.DataFrame) -> dict[str, Any]:
+    """The chapter's answer in numbers, from :func:`load_startup`'s frame and
+    :func:`mpguide.chapters.task_duration.load_task_duration`'s.
+
+    Returns ``workers``, ``start_method`` and ``mode`` of the sweep; ``start_ms`` (median ms
+    of the first ``Pool`` from a light ``__main__``, by start method); at the shortest task of
+    the sweep, ``task_s``, ``items``, ``chunksize`` (Pool's default there) and ``item_s``
+    (seconds each item costs beyond a perfect split of the loop, by variant: ``"default"``,
+    ``"chunksize 1"``; ``nan`` for a variant without records); ``break_even_s`` (the task
+    duration below which the Pool loses to the loop, by variant; ``nan`` if it never won, the
+    shortest task if it always did), ``shortest_s`` and ``longest_s``.
+    """
+    from mpguide.chapters import task_duration as td
+
+    table = startup_summary(startup)
+    first = table[(table["main"] == "light") & (table["pool"] == "first")]
+    summary = td.task_duration_summary(durations)
+    evens = td.break_evens(summary)
+    variants = {"default": td.DEFAULT, "chunksize 1": td.CHUNK1}
+    # Each variant at its own shortest task (all share the sweep's nominal durations).
+    shortest = {v: part.sort_values("nominal_s").iloc[0]
+                for v, part in summary.groupby("variant", sort=False)}
+    nan = math.nan
+    at = {k: shortest.get(v) for k, v in variants.items()}
+    return {"workers": int(summary["workers"].max()),
+            "start_method": _first(durations, "start_method", config.start_method()),
+            "mode": _first(durations, "mode", config.mode()),
+            "start_ms": dict(zip(first["start_method"], first["median_ms"], strict=True)),
+            "task_s": float(summary["task_s"].min()),
+            "items": int(at["default"]["items"]) if at["default"] is not None else 0,
+            "chunksize": int(at["default"]["chunksize"]) if at["default"] is not None else 0,
+            "item_s": {k: nan if at[k] is None else float(at[k]["overhead_s"])
+                       for k in variants},
+            "break_even_s": {k: float(evens.get(v, nan)) for k, v in variants.items()},
+            "shortest_s": float(summary["task_s"].min()),
+            "longest_s": float(summary["task_s"].max())}
+
+
+def _first(df: pd.DataFrame, column: str, default: str) -> str:
+    return str(df[column].iloc[0]) if column in df and len(df) else default
+
+
+def load_short_answer(start_method: str | None = None) -> dict[str, Any]:
+    """:func:`short_answer` from the chapter's cached records (the same the page shows)."""
+    from mpguide.chapters import task_duration
+
+    return short_answer(load_startup(), task_duration.load_task_duration(start_method))
+
+
+def _cost(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "(not measured)"
+    return format_duration(seconds) if seconds > 0 else "no measurable extra time"
+
+
+def _break_even_line(answer: Mapping[str, Any]) -> str:
+    default, one = answer["break_even_s"]["default"], answer["break_even_s"]["chunksize 1"]
+    at_one = (f"at chunksize 1: below {format_duration(one)}" if one > answer["shortest_s"]
+              else "at chunksize 1 it won from the shortest task" if math.isfinite(one)
+              else "at chunksize 1 it never won")
+    if not math.isfinite(default):
+        return (f"**The Pool never beat the plain loop** at the default chunksize, up to "
+                f"{format_duration(answer['longest_s'])} per task ({at_one})")
+    if default <= answer["shortest_s"]:
+        return (f"**The Pool beat the plain loop from the shortest task measured**, "
+                f"{format_duration(answer['shortest_s'])}, at the default chunksize; it lost "
+                f"{at_one}")
+    return (f"**Below {format_duration(default)} per task the plain loop beats a running "
+            f"Pool** at the default chunksize ({at_one})")
+
+
+def short_answer_markdown(answer: Mapping[str, Any], guide: str = "") -> str:
+    """:func:`short_answer` as a few Markdown lines, each with its fix and a link to the
+    section that measured it (``guide``: the path from the page to the guide's folder, e.g.
+    ``"guide/"`` from the landing page).
+
+    Examples
+    --------
+    >>> answer = {"workers": 2, "start_method": "fork", "mode": "full",
+    ...           "start_ms": {"fork": 12.0, "spawn": 150.0},
+    ...           "task_s": 1.5e-6, "items": 600, "chunksize": 75,
+    ...           "item_s": {"default": 4e-6, "chunksize 1": 6e-5},
+    ...           "break_even_s": {"default": 8e-4, "chunksize 1": 7e-4},
+    ...           "shortest_s": 1.5e-6, "longest_s": 1.3e-2}
+    >>> text = short_answer_markdown(answer, guide="guide/")
+    >>> "150 ms under spawn" in text, "(guide/01-overhead.md#starting-and-stopping" in text
+    (True, True)
+    >>> print(text.splitlines()[-1].split(". *Fix:*")[0])
+    - **Below 800 µs per task the plain loop beats a running Pool** at the default \
+chunksize (at chunksize 1: below 700 µs)
+    """
+    starts = ", ".join(f"{format_duration(ms / 1e3)} under {method}"
+                       for method, ms in answer["start_ms"].items())
+    link = {key: f"{guide}{target}" for key, target in ANSWER_LINKS.items()}
+    item, workers = answer["item_s"], answer["workers"]
+    head = (f"**The short answer for this machine**, measured while this page was built "
+            f"({workers} usable cores, {answer['start_method']} start method unless named, "
+            f"{answer['mode']} mode):")
+    startup = (f"- **Starting and stopping a Pool({workers})** costs {starts} (from a "
+               f"`__main__` that imports only the standard library). *Fix:* start one pool "
+               f"for all the work, and keep `__main__`'s imports light. "
+               f"[Measured here.]({link['startup']})")
+    per_item = (f"- **Each item** of `pool.map(f, data)` costs {_cost(item['default'])} on top "
+                f"of the work at the default chunksize ({answer['chunksize']} for "
+                f"{answer['items']:,} items), and {_cost(item['chunksize 1'])} at chunksize 1. "
+                f"*Fix:* keep the default chunksize or raise it; give `imap` and "
+                f"`ProcessPoolExecutor.map`, which default to 1, a chunksize. "
+                f"[Chunksize.]({link['per_item']})")
+    short = (f"- {_break_even_line(answer)}. *Fix:* run the loop, or give each task more "
+             f"work (several items per call). [Measured here.]({link['break_even']})")
+    return f"{head}\n\n{startup}\n{per_item}\n{short}"
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -442,8 +564,9 @@ def _seed_ratios(result: Result) -> tuple[float, float]:
 @claims.claim("seed-tiny-tasks-lose", chapter=CHAPTER,
               statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
                         "the article's Pool({workers}), pool start included) the Pool is more "
-                        "than 10x slower than the loop at chunksize 1 ({ratio:.0f}x), and still "
-                        "slower at Pool's default chunksize ({batched_ratio:.0f}x).")
+                        "than 10x slower than the loop at chunksize 1 ({ratio:.0f|slower|faster}), "
+                        "and still slower at Pool's default chunksize "
+                        "({batched_ratio:.1f|slower|faster}).")
 def _seed_tiny_tasks_lose() -> claims.Evidence:
     result = load_seed_tiny_tasks()
     table = result.table()

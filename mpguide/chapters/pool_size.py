@@ -45,15 +45,19 @@ def numpy_items(seconds: float, count: int) -> list[int]:
     return [max(1, round(seconds * n / best))] * count
 
 
+#: In the uneven workload, every ``UNEVEN_EVERY``-th task lasts ``UNEVEN_EVERY`` times longer.
+UNEVEN_EVERY = 8
+
+
 def uneven_items(seconds: float, count: int) -> list[int]:
-    """:func:`~mpguide.chapters.task_duration.spin_items` where every eighth task lasts
-    eight times longer."""
+    """:func:`~mpguide.chapters.task_duration.spin_items` where every
+    :data:`UNEVEN_EVERY`-th task lasts that many times longer."""
     items = spin_items(seconds, count)
-    return [n * 8 if i % 8 == 0 else n for i, n in enumerate(items)]
+    return [n * UNEVEN_EVERY if i % UNEVEN_EVERY == 0 else n for i, n in enumerate(items)]
 
 
 #: Workloads of the pool-size sweep: name -> (task function, items factory). ``spin`` holds
-#: the GIL, ``numpy`` releases it, ``uneven`` is ``spin`` with every eighth task 8x longer.
+#: the GIL, ``numpy`` releases it, ``uneven`` is ``spin`` with uneven tasks (:func:`uneven_items`).
 WORKLOADS: dict[str, tuple[Callable[[Any], Any], Callable[..., list[Any]]]] = {
     "spin": (workloads.spin, spin_items),
     "numpy": (workloads.numpy_sum_task, numpy_items),

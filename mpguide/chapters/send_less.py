@@ -39,7 +39,6 @@ from mpguide.chapters.transfer import (
     MIB,
     _call,
     _metadata,
-    _method,
     medians,
     named,
     ratio,
@@ -141,7 +140,7 @@ def send_less_params(start_method: str | None = None) -> dict[str, Any]:
     >>> sorted(send_less_params("spawn"))
     ['repeats', 'sizes', 'start_method', 'tasks', 'workers']
     """
-    return {"start_method": _method(start_method), "sizes": send_less_sizes(),
+    return {"start_method": config.resolve_start_method(start_method), "sizes": send_less_sizes(),
             "tasks": config.scaled(64, 16), "workers": machine.usable_cpus(),
             "repeats": config.scaled(3, 2)}
 
@@ -257,7 +256,7 @@ def handoff_params(start_method: str | None = None) -> dict[str, Any]:
     >>> sorted(handoff_params("spawn"))
     ['nbytes', 'repeats', 'start_method', 'workers']
     """
-    return {"start_method": _method(start_method), "nbytes": handoff_nbytes(),
+    return {"start_method": config.resolve_start_method(start_method), "nbytes": handoff_nbytes(),
             "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
 
 
@@ -363,7 +362,7 @@ def shared_vs_pickled_params(start_method: str | None = None) -> dict[str, Any]:
     ['nbytes', 'parts', 'repeats', 'start_method', 'workers']
     """
     workers = machine.usable_cpus()
-    return {"start_method": _method(start_method),
+    return {"start_method": config.resolve_start_method(start_method),
             "nbytes": config.scaled(256 * MIB, 16 * MIB), "parts": 4 * workers,
             "workers": workers, "repeats": config.scaled(5, 3)}
 
@@ -423,7 +422,7 @@ def files_params(start_method: str = "spawn") -> dict[str, Any]:
     >>> sorted(files_params())
     ['repeats', 'rows', 'start_method', 'workers']
     """
-    return {"start_method": _method(start_method), "rows": files_rows(),
+    return {"start_method": config.resolve_start_method(start_method), "rows": files_rows(),
             "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
 
 
@@ -531,7 +530,7 @@ def _shm_handoff_near_memcpy() -> claims.Evidence:
 
 @claims.claim("initializer-wins-big-state", chapter=CHAPTER,
               statement="With {size} of state, installing it once per worker (initializer) "
-                        "and sending indices is {factor:.1f}x faster than sending it with "
+                        "and sending indices is {factor:.1f|faster|slower} than sending it with "
                         "every one of {tasks} tasks.")
 def _initializer_wins() -> claims.Evidence:
     df = load_send_less()
@@ -546,8 +545,9 @@ def _initializer_wins() -> claims.Evidence:
 
 
 @claims.claim("shm-beats-pickled-slices", chapter=CHAPTER,
-              statement="Summing a {size} array in slices on a warm pool is {factor:.1f}x "
-                        "faster with shared_array and indices than with pickled slices, "
+              statement="Summing a {size} array in slices on a warm pool is "
+                        "{factor:.1f|faster|slower} with shared_array and indices than with "
+                        "pickled slices, "
                         "segment creation and cleanup included.")
 def _shm_beats_pickled() -> claims.Evidence:
     df = load_shared_vs_pickled()

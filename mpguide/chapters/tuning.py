@@ -565,7 +565,7 @@ def _imap_unordered() -> claims.Evidence:
 
 @claims.claim("maxtasks-costs", chapter=CHAPTER,
               statement="maxtasksperchild=1 made {n_items} tasks of {task_us} µs "
-                        "{slowdown:.1f}x slower than the default (workers never replaced).")
+                        "{slowdown:.1f|slower|faster} than the default (workers never replaced).")
 def _maxtasks_costs() -> claims.Evidence:
     df = load_maxtasks()
     med = df.groupby(df.maxtasksperchild.fillna(0))["seconds"].median()

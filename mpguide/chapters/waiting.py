@@ -294,8 +294,8 @@ def load_io_cpu(params: Mapping[str, Any] | None = None) -> pd.DataFrame:
 @claims.claim("process-per-task-for-long-waits", chapter=CHAPTER,
               statement="For {io_n} tasks that mostly wait, one Process per task took "
                         "{io_process:.2f} s against {io_pool:.2f} s for a Pool of {workers}; "
-                        "for {many_n} short CPU tasks the Pool won ({many_pool:.2f} s vs "
-                        "{many_process:.2f} s).")
+                        "for {many_n} short CPU tasks the Pool took {many_pool:.2f} s against "
+                        "{many_process:.2f} s.")
 def _pool_vs_process() -> claims.Evidence:
     df = load_pool_vs_process()
     med = df.groupby(["scenario", "way"])["seconds"].median()
