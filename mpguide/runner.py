@@ -32,6 +32,10 @@ from mpguide import config
 STDERR_TAIL_LINES = 15
 #: Seconds the child's leftover processes get to exit by themselves before being signalled.
 GROUP_EXIT_GRACE = 2.0
+#: Seconds what survives SIGTERM gets before SIGKILL: multiprocessing's resource tracker
+#: ignores SIGTERM and exits once it has unlinked what the child leaked (on a loaded machine
+#: that can take seconds; killed earlier, it leaves ``sem.mp-*`` entries in /dev/shm).
+TRACKER_EXIT_GRACE = 20.0
 
 
 class FreshInterpreterError(RuntimeError):
@@ -114,14 +118,14 @@ def _communicate(command: list[str], request: str, env: Mapping[str, str], timeo
         try:
             stdout, stderr = child.communicate(request, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _end_group(child.pid, grace=0)
+            end_group(child.pid, grace=0)
             _, stderr = child.communicate()
             raise FreshInterpreterError(
                 f"{target} did not finish within {timeout:g} s in a fresh interpreter; it and "
                 f"its child processes were killed.{_tail(stderr)}"
             ) from None
         finally:
-            _end_group(child.pid, grace=GROUP_EXIT_GRACE)
+            end_group(child.pid, grace=GROUP_EXIT_GRACE)
     return stdout, stderr, child.returncode
 
 
@@ -145,27 +149,28 @@ def interpreter_info() -> dict[str, Any]:
     }
 
 
-def _end_group(pgid: int, grace: float) -> None:
+def end_group(pgid: int, grace: float) -> None:
     """End the child's whole session: what it left running, and nothing too early.
 
     Members get ``grace`` seconds to exit on their own (a resource tracker unlinks what the
     child leaked once its pipe closes), then SIGTERM, which multiprocessing's resource tracker
     ignores so it can still clean up while pool workers die, then SIGKILL for whatever is left.
     """
-    for signum, wait in ((None, grace), (signal.SIGTERM, GROUP_EXIT_GRACE), (signal.SIGKILL, 0)):
+    for signum, wait in ((None, grace), (signal.SIGTERM, TRACKER_EXIT_GRACE),
+                         (signal.SIGKILL, 0)):
         if signum is not None:
             try:
                 os.killpg(pgid, signum)
             except (ProcessLookupError, PermissionError):
                 return
         deadline = time.monotonic() + wait
-        while _group_alive(pgid) and time.monotonic() < deadline:
+        while group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Whether a process of group ``pgid`` still runs (zombies do not count: where PID 1 does
     not reap orphans, as in some containers, they linger and are harmless)."""
     import psutil

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from mpguide import config, machine
 from mpguide.chapters.troubleshooting import CASES, CHAPTER, Case, Snippet
 from mpguide.experiment import run_cached
-from mpguide.runner import GROUP_EXIT_GRACE, _end_group, _group_alive
+from mpguide.runner import GROUP_EXIT_GRACE, end_group, group_alive
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,8 +175,8 @@ def run_snippet(snippet: Snippet, method: str | None, *, wait_s: float, hang_s: 
                 seconds, killed = time.perf_counter() - start, True
                 stdout, stderr = _terminate(child)
             finally:
-                _end_group(child.pid, grace=GROUP_EXIT_GRACE)
-            left = _group_alive(child.pid)
+                end_group(child.pid, grace=GROUP_EXIT_GRACE)
+            left = group_alive(child.pid)
     found = exceptions(stderr)
     message = found[0] if found else ""
     outcome = "killed" if killed else "error" if found or child.returncode else "ok"
@@ -199,7 +199,7 @@ def _terminate(child: subprocess.Popen[str]) -> tuple[str, str]:
     try:
         return child.communicate(timeout=CLEANUP_GRACE)
     except subprocess.TimeoutExpired:
-        _end_group(child.pid, grace=0)
+        end_group(child.pid, grace=0)
         return child.communicate()
 
 
