@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mpguide import config
+from mpguide import config, leftovers
 
 #: Lines of the child's stderr quoted in an error.
 STDERR_TAIL_LINES = 15
@@ -110,7 +110,9 @@ if __name__ == "__main__":
 
 def _communicate(command: list[str], request: str, env: Mapping[str, str], timeout: float,
                  target: str) -> tuple[str, str, int]:
-    """Run ``command`` in its own session, send ``request``; kill its whole group afterwards."""
+    """Run ``command`` in its own session, send ``request``; end its whole group afterwards
+    and remove the semaphores it left (:mod:`mpguide.leftovers`)."""
+    before = leftovers.snapshot()
     with subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=env, start_new_session=True,
@@ -126,6 +128,7 @@ def _communicate(command: list[str], request: str, env: Mapping[str, str], timeo
             ) from None
         finally:
             end_group(child.pid, grace=GROUP_EXIT_GRACE)
+            leftovers.remove_orphans(before)
     return stdout, stderr, child.returncode
 
 

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import config, machine
+from mpguide import config, leftovers, machine
 from mpguide.chapters.troubleshooting import CASES, CHAPTER, Case, Snippet
 from mpguide.experiment import run_cached
 from mpguide.runner import GROUP_EXIT_GRACE, end_group, group_alive
@@ -218,8 +218,12 @@ def capture_case(*, case: str, methods: Sequence[str], wait_s: float, timeout_wa
     ``runs`` has one record of :func:`run_snippet` per program and start method, with
     ``role`` (``"error"`` or ``"fix"``) and ``expected`` (whether the error should occur
     under that method). A program that ends by its own wait running out waits
-    ``timeout_wait_s`` seconds for its results, every other one ``wait_s``. The start methods run side by side (one thread each, every child bounded
-    on its own): most of the time is a hanging child waiting for its bound.
+    ``timeout_wait_s`` seconds for its results, every other one ``wait_s``. The start
+    methods run side by side (one thread each, every child bounded on its own): most of the
+    time is a hanging child waiting for its bound. Once every child has ended,
+    ``semaphores_removed`` counts the semaphores CPython left behind that
+    :func:`mpguide.leftovers.remove_orphans` removed (a pool terminating workers that were
+    still starting up leaks them).
     """
     spec = CASES[case]
 
@@ -233,11 +237,13 @@ def capture_case(*, case: str, methods: Sequence[str], wait_s: float, timeout_wa
         return runs
 
     chosen = methods_of(spec, methods)
+    before = leftovers.snapshot()
     with ThreadPoolExecutor(len(chosen), thread_name_prefix="trouble") as threads:
         runs = [run for method_runs in threads.map(under, chosen) for run in method_runs]
     meta = machine.collect_metadata()
     return {"chapter": CHAPTER.name, "case": case, "python": meta.get("python"), "meta": meta,
-            "default_start_method": config.default_start_method(), "runs": runs}
+            "default_start_method": config.default_start_method(), "runs": runs,
+            "semaphores_removed": len(leftovers.remove_orphans(before))}
 
 
 def capture_params(case: str) -> dict[str, Any]:

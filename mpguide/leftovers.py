@@ -1,0 +1,80 @@
+"""Find and remove the named semaphores a killed program left in ``/dev/shm``.
+
+Under ``spawn`` and ``forkserver`` every ``multiprocessing`` lock and queue is a POSIX named
+semaphore (``/dev/shm/sem.mp-*`` on Linux) that its resource tracker unlinks when the program
+dies. A process killed between creating one and registering it (a pool worker terminated
+while it starts up, as a pool does to workers that re-import a script without the
+``__main__`` guard) leaves it behind, and nothing in CPython will ever remove it. While a
+semaphore is in use, every process using it maps its file (glibc maps a temporary file and
+links it under the final name, so the map names the temporary file: :func:`mapped` matches
+inodes); one that no process maps and that appeared while a program of ours ran, owned by us,
+is an orphan of that program.
+
+:func:`snapshot` before a bounded child runs, :func:`remove_orphans` after its whole process
+group has ended. Elsewhere than Linux (no ``/proc``, semaphores not in a folder) both do
+nothing.
+
+Examples
+--------
+>>> from mpguide import leftovers
+>>> before = leftovers.snapshot()
+>>> leftovers.remove_orphans(before)
+[]
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Where Linux keeps POSIX named semaphores and shared memory segments.
+SHM = Path("/dev/shm")
+#: How ``multiprocessing.synchronize.SemLock`` names its semaphores in :data:`SHM`.
+PREFIX = "sem.mp-"
+
+
+def _ours() -> dict[str, int]:
+    """Our semaphores in :data:`SHM`, name to inode."""
+    if not SHM.is_dir() or not Path("/proc/self/maps").exists():
+        return {}
+    found = {}
+    for entry in os.scandir(SHM):
+        try:
+            if entry.name.startswith(PREFIX) and entry.stat().st_uid == os.getuid():
+                found[entry.name] = entry.inode()
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def snapshot() -> frozenset[str]:
+    """The ``multiprocessing`` semaphores in ``/dev/shm`` owned by this user, now."""
+    return frozenset(_ours())
+
+
+def mapped() -> set[int]:
+    """The inodes of the ``/dev/shm`` files that some process readable to us has mapped."""
+    found = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        found.update(int(line.split()[4]) for line in text.splitlines() if " /dev/shm/" in line)
+    return found
+
+
+def remove_orphans(before: frozenset[str]) -> list[str]:
+    """Unlink the semaphores that appeared since ``before`` and that no process maps; their
+    names, sorted. Call it once the program that may have left them has ended."""
+    new = {name: inode for name, inode in _ours().items() if name not in before}
+    if not new:
+        return []
+    in_use = mapped()
+    orphans = sorted(name for name, inode in new.items() if inode not in in_use)
+    for name in orphans:
+        try:
+            (SHM / name).unlink()
+        except FileNotFoundError:
+            continue
+    return orphans
