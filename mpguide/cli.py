@@ -293,9 +293,14 @@ def compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--items", required=True, metavar="MODULE:FACTORY",
                         help="a function returning the list of items (called with no argument)")
     parser.add_argument("--tools", type=_names, metavar="LIST",
-                        help=f"executors by registry name, comma-separated (default: all "
-                             f"registered: {','.join(compare.registered_tools())}); the loop is always "
-                             f"measured")
+                        help=f"executors by registry name, comma-separated (known: "
+                             f"{','.join(compare.registered_tools())}; default: "
+                             f"{','.join(compare.DEFAULT_TOOLS)}); the loop is always measured")
+    parser.add_argument("--address", metavar="URL",
+                        help="a running Dask scheduler for --tools dask, e.g. "
+                             "tcp://127.0.0.1:8786 (default: $MPGUIDE_DASK_ADDRESS, else a "
+                             "local cluster started and closed for the run); the scheduler "
+                             "and its workers are left running")
     parser.add_argument("--workers", type=_counts, metavar="LIST",
                         help="worker counts, e.g. 2,4 (default: half and all of the usable "
                              "cores for Pool, all of them for the other tools)")
@@ -367,8 +372,8 @@ def run_compare(args: argparse.Namespace) -> int:
             _check_plot_path(args.plot)
         func, items = load_compare(args.function, args.items)
         specs = compare.lineup(len(items), tools=args.tools, workers=args.workers,
-                       chunksizes=args.chunksizes, start_methods=args.start_methods,
-                       blas_threads=args.blas_threads)
+                               chunksizes=args.chunksizes, start_methods=args.start_methods,
+                               blas_threads=args.blas_threads, address=args.address)
         repeats = args.repeats or config.scaled(5, 3)
         bar = tqdm(total=len(specs) * repeats, desc="compare", unit="run", file=sys.stderr,
                    disable=None, leave=False, dynamic_ncols=True)

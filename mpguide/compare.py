@@ -150,7 +150,8 @@ def lineup(n_items: int, *, tools: Sequence[str] | None = None,
            workers: Sequence[int] | None = None,
            chunksizes: Sequence[int | None] | None = None,
            start_methods: Sequence[str] | None = None,
-           blas_threads: int | None = None) -> list[executors.Executor]:
+           blas_threads: int | None = None,
+           address: str | None = None) -> list[executors.Executor]:
     """The executors to measure over ``n_items``, derived from this machine.
 
     Parameters
@@ -158,8 +159,8 @@ def lineup(n_items: int, *, tools: Sequence[str] | None = None,
     n_items
         Number of items (sets the chunksizes).
     tools
-        Registry names (default: :data:`DEFAULT_TOOLS` that are registered, then any tool
-        registered later); the loop is always measured, as the reference.
+        Registry names (default: :data:`DEFAULT_TOOLS`; the peers of :mod:`mpguide.peers`
+        only when named); the loop is always measured, as the reference.
     workers
         Worker counts of every parallel tool (default: :func:`pool_workers` for ``pool``, the
         usable cores for the others).
@@ -171,6 +172,9 @@ def lineup(n_items: int, *, tools: Sequence[str] | None = None,
         :func:`mpguide.config.start_method`).
     blas_threads
         BLAS threads per worker, for the tools that can cap them (``Pool``).
+    address
+        A running cluster's scheduler, for the tools that connect to one (Dask); their worker
+        count is then the cluster's, unless ``workers`` is given.
 
     Returns
     -------
@@ -189,9 +193,7 @@ def lineup(n_items: int, *, tools: Sequence[str] | None = None,
         raise CompareError("the item list is empty: there is nothing to compare; pass the "
                            "items the function will really run on.")
     usable = machine.usable_cpus()
-    names = list(tools) if tools else [
-        *(t for t in DEFAULT_TOOLS if t in registered_tools()),
-        *(t for t in registered_tools() if t not in DEFAULT_TOOLS)]
+    names = list(tools) if tools else list(DEFAULT_TOOLS)
     if "loop" not in names:
         names.insert(0, "loop")
     methods = [config.validate_start_method(m)
@@ -200,8 +202,9 @@ def lineup(n_items: int, *, tools: Sequence[str] | None = None,
     for name in names:
         cls = tool_class(name)
         fields = {f.name for f in dataclasses.fields(cls)}
+        remote = address is not None and "address" in fields
         counts: list[int | None] = [None]
-        if "workers" in fields:
+        if "workers" in fields and (workers or not remote):
             counts = list(workers) if workers else \
                 list(pool_workers(usable) if name == "pool" else [usable])
         for method in methods if "start_method" in fields else [None]:
@@ -216,6 +219,8 @@ def lineup(n_items: int, *, tools: Sequence[str] | None = None,
                         kwargs["chunksize"] = chunksize
                     if blas_threads is not None and "blas_threads" in fields:
                         kwargs["blas_threads"] = blas_threads
+                    if remote:
+                        kwargs["address"] = address
                     spec = cls(**kwargs)
                     specs.setdefault(spec.label, spec)
     return list(specs.values())

@@ -1,7 +1,8 @@
 """Executors: one small interface for "map this function over these items".
 
 Each executor is a frozen, JSON-ready spec with a readable label: the plain loop, a thread
-pool, ``multiprocessing.Pool`` and ``concurrent.futures.ProcessPoolExecutor``. A spec keys the
+pool, ``multiprocessing.Pool`` and ``concurrent.futures.ProcessPoolExecutor`` here; joblib,
+mpire and Dask in :mod:`mpguide.peers`. A spec keys the
 result cache and travels to a fresh interpreter as a dict (:meth:`Executor.to_dict`,
 :func:`from_dict`). Running one keeps the guarantees of :func:`mpguide.pools.bounded_map`:
 the function and items are checked before any process starts, every wait is bounded, a dead
@@ -56,13 +57,15 @@ def register(cls: E) -> E:
 
 
 def registered() -> dict[str, type[Executor]]:
-    """Every executor class by its ``tool`` name, in the order they were registered.
+    """Every executor class by its ``tool`` name, in the order they were registered: these
+    four, then the peers of :mod:`mpguide.peers` (importing it imports no peer library).
 
     Examples
     --------
-    >>> list(registered())[:4]
-    ['loop', 'threads', 'pool', 'processpool']
+    >>> list(registered())
+    ['loop', 'threads', 'pool', 'processpool', 'joblib', 'mpire', 'dask']
     """
+    importlib.import_module("mpguide.peers")
     return dict(_REGISTRY)
 
 
@@ -417,9 +420,10 @@ def from_dict(data: Mapping[str, Any]) -> Executor:
     """
     fields = dict(data)
     tool = fields.pop("tool", None)
-    if tool not in _REGISTRY:
-        raise ValueError(f"unknown executor tool {tool!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[tool](**fields)
+    known = registered()
+    if tool not in known:
+        raise ValueError(f"unknown executor tool {tool!r}; known: {', '.join(sorted(known))}")
+    return known[tool](**fields)
 
 
 def grid(kind: Callable[..., E_], **axes: Sequence[Any] | Any) -> list[E_]:

@@ -7,7 +7,9 @@ script and ``python -m mpguide compare``:
    worker then re-imports a clean ``__main__``, not the page or script that asked;
 2. the function is checked on every executor before timing (parallel result == the loop's);
 3. one warm-up run, then ``repeats`` timed runs, the executors interleaved so drift on a
-   shared machine hits them all alike; every wait is bounded by ``timeout``;
+   shared machine hits them all alike; every wait is bounded by ``timeout``; with
+   ``startup=False`` each executor is started once, its runs timed back to back, then
+   stopped (one executor alive at a time: a fork never copies another pool's threads);
 4. the records are cached (:class:`mpguide.cache.ResultCache`) under what was declared, the
    machine, mpguide's version and source, the mode and the start method;
 5. a :class:`Result` owns its views: :meth:`~Result.frame` (tidy rows, machine metadata on
@@ -220,7 +222,8 @@ def measure_in_child(declaration: dict[str, Any], items_file: str | None) -> dic
 
 def measure_declared(declaration: Mapping[str, Any], items: Sequence[Any],
                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Check, warm up and time every executor of ``declaration`` on ``items``, interleaved.
+    """Check, warm up and time every executor of ``declaration`` on ``items`` (interleaved
+    runs when each includes the start-up; on one started executor each otherwise).
 
     Returns ``{"name": ..., "measurements": [...]}`` (:meth:`Measurement.to_dict` each).
     """
@@ -233,15 +236,26 @@ def measure_declared(declaration: Mapping[str, Any], items: Sequence[Any],
     expected = [func(item) for item in items]
     samples: dict[str, list[float]] = {s.label: [] for s in specs}
     startup = bool(declaration["startup"])
-    for repeat in range(int(declaration["repeats"]) + 1):
+    repeats = int(declaration["repeats"])
+
+    def record(spec: executors.Executor, run: int, elapsed: float, out: list[Any]) -> None:
+        if run == 0:
+            timing.check_same(expected, out, what=f"the result of {spec.label}")
+            return
+        samples[spec.label].append(elapsed)
+        if progress is not None:
+            progress(spec.label)
+
+    if startup:
+        for run in range(repeats + 1):
+            for spec in specs:
+                record(spec, run, *_timed_with_startup(spec, func, items, timeout))
+    else:
         for spec in specs:
-            elapsed, out = _timed_map(spec, func, items, timeout, startup)
-            if repeat == 0:
-                timing.check_same(expected, out, what=f"the result of {spec.label}")
-            else:
-                samples[spec.label].append(elapsed)
-                if progress is not None:
-                    progress(spec.label)
+            with spec.started(timeout) as started:
+                started(func, items[: max(1, spec.parallelism)])  # every worker busy once
+                for run in range(repeats + 1):
+                    record(spec, run, *_timed(started, func, items))
     meta = {**machine.collect_metadata(), "measured_in": _where()}
     measurements = [
         timing.Measurement(
@@ -254,18 +268,20 @@ def measure_declared(declaration: Mapping[str, Any], items: Sequence[Any],
     return {"name": declaration["name"], "measurements": measurements}
 
 
-def _timed_map(spec: executors.Executor, func: Callable[[Any], Any], items: list[Any],
-               timeout: float, startup: bool) -> tuple[float, list[Any]]:
-    if startup:
-        start = time.perf_counter()
-        with spec.started(timeout) as run:
-            out = run(func, items)
-        return time.perf_counter() - start, out
+def _timed_with_startup(spec: executors.Executor, func: Callable[[Any], Any], items: list[Any],
+                        timeout: float) -> tuple[float, list[Any]]:
+    """A whole ``with Pool(...) as p: p.map(...)``, start and stop included: seconds, results."""
+    start = time.perf_counter()
     with spec.started(timeout) as run:
-        run(func, items[: max(1, spec.parallelism)])  # start every worker before timing
-        start = time.perf_counter()
         out = run(func, items)
-        return time.perf_counter() - start, out
+    return time.perf_counter() - start, out
+
+
+def _timed(run: executors.Mapper, func: Callable[[Any], Any],
+           items: list[Any]) -> tuple[float, list[Any]]:
+    start = time.perf_counter()
+    out = run(func, items)
+    return time.perf_counter() - start, out
 
 
 def _where() -> str:

@@ -54,7 +54,7 @@ def snapshot() -> frozenset[str]:
 
 def mapped() -> set[int]:
     """The inodes of the ``/dev/shm`` files that some process readable to us has mapped."""
-    found = set()
+    found: set[int] = set()
     for maps in Path("/proc").glob("[0-9]*/maps"):
         try:
             text = maps.read_text(encoding="utf-8", errors="replace")

@@ -238,8 +238,9 @@ def stop_or_kill(stop: Callable[[], object],
     done = _in_thread(stop)
     if not done.wait(timeout):
         for process in processes:
-            if process.is_alive():
-                process.kill()
+            with contextlib.suppress(ValueError):  # a closed process object: it has ended
+                if process.is_alive():
+                    process.kill()
         done.wait(timeout)
 
 

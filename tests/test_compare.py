@@ -91,10 +91,27 @@ def test_lineup_overrides_and_start_methods() -> None:
 
 
 def test_lineup_refuses_unknown_tool_and_empty_items() -> None:
-    with pytest.raises(compare.CompareError, match=r"unknown tool 'dask'.*loop, threads"):
-        compare.lineup(10, tools=["dask"])
+    with pytest.raises(compare.CompareError, match=r"unknown tool 'ray'.*loop, threads"):
+        compare.lineup(10, tools=["ray"])
     with pytest.raises(compare.CompareError, match="item list is empty"):
         compare.lineup(0)
+
+
+def test_lineup_points_dask_at_a_running_scheduler() -> None:
+    """With an address, Dask's worker count is the cluster's unless given; other tools keep
+    this machine's."""
+    specs = compare.lineup(10, tools=["dask", "threads"], address="tcp://127.0.0.1:8786")
+    dask = [s for s in specs if s.tool == "dask"]
+    assert dask
+    assert {s.address for s in dask} == {"tcp://127.0.0.1:8786"}  # type: ignore[attr-defined]
+    assert {s.workers for s in dask} == {None}  # type: ignore[attr-defined]
+    assert next(s for s in specs if s.tool == "threads").parallelism >= 1
+    given = compare.lineup(10, tools=["dask"], workers=[3], address="tcp://127.0.0.1:8786")
+    assert {s.workers for s in given if s.tool == "dask"} == {3}  # type: ignore[attr-defined]
+
+
+def test_the_default_lineup_is_the_standard_library() -> None:
+    assert {s.tool for s in compare.lineup(10)} == set(compare.DEFAULT_TOOLS)
 
 
 def test_verify_command_round_trips_through_the_parser() -> None:
@@ -199,8 +216,8 @@ def test_times_include_the_work(compare_cli: Run, usermod: ModuleType, start_met
     (("usermod:square", "--items", "usermod:empty"), "the item list is empty"),
     (("usermod:square", "--items", "usermod:broken_factory"),
      "raised RuntimeError: the database is down"),
-    (("usermod:square", "--items", "usermod:few_items", "--tools", "loop,dask"),
-     "unknown tool 'dask'"),
+    (("usermod:square", "--items", "usermod:few_items", "--tools", "loop,ray"),
+     "unknown tool 'ray'"),
     (("usermod:square", "--items", "usermod:few_items", "--plot", "no/such/folder/x.png"),
      "folder no/such/folder does not exist"),
 ])
