@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mpguide import claims, config, executors, machine, workloads
+from mpguide import claims, config, executors, machine, peers, workloads
 from mpguide.experiment import code_hash, run_cached
 
 if TYPE_CHECKING:
@@ -164,34 +164,19 @@ def _time_threads(func: Callable[[Any], Any], items: list[Any], workers: int,
 
 
 def _time_joblib(func: Callable[[Any], Any], items: list[Any], workers: int, *,
-                 cold: bool = True) -> float:
-    """``Parallel(n_jobs=workers, batch_size="auto")``: from cold workers, as a script's single
-    call pays it (the reusable executor is shut down first), or warm (run once untimed)."""
-    import tempfile
-
-    from joblib import Parallel, delayed
-
-    def call() -> None:
-        # joblib's temporary folder (for memmapping numpy arguments over 1 MB, which these
-        # workloads do not have) goes to a private directory, removed on the way out, instead
-        # of being left in /dev/shm when the interpreter ends.
-        with tempfile.TemporaryDirectory(prefix="mpguide-joblib-") as folder:
-            Parallel(n_jobs=workers, batch_size="auto", temp_folder=folder)(
-                delayed(func)(x) for x in items)
-
-    if cold:
-        _shutdown_joblib()
-    else:
-        call()
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
-
-
-def _shutdown_joblib() -> None:
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True)
+                 cold: bool = True, timeout: float = 120.0) -> float:
+    """``Parallel(n_jobs=workers, batch_size="auto")`` (:class:`mpguide.peers.Joblib`): from
+    cold workers, start and stop included as a script's single call pays them, or warm (the
+    same call once untimed, on the same workers)."""
+    with peers.Joblib(workers).started(timeout) as run:
+        if cold:
+            start = time.perf_counter()
+            run(func, items)
+            return time.perf_counter() - start
+        run(func, items)
+        start = time.perf_counter()
+        run(func, items)
+        return time.perf_counter() - start
 
 
 def _time_serial(func: Callable[[Any], Any], items: list[Any]) -> float:
@@ -313,7 +298,8 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
                      "chunksize": None}, lambda: _time_joblib(func_, items_, workers)))
     configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": workers,
                      "chunksize": None},
-                    lambda: _time_joblib(func_, items_, workers, cold=False)))
+                    lambda: _time_joblib(func_, items_, workers, cold=False,
+                                         timeout=timeout)))
     rec = advice.recommendation
     if rec.tool == "pool":
         run_recommended = pool_run(rec.workers, rec.chunksize, rec.blas_threads)
@@ -328,7 +314,6 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     for _ in range(repeats):
         for index, (_, run) in enumerate(configs):
             samples[index].append(run())
-    _shutdown_joblib()
     if rec.tool == "serial":  # the recommendation is the loop: the same measurement
         configs.append(({**configs[0][0], "kind": "recommended"}, run_recommended))
         samples.append(samples[0])
