@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 #: Where Linux keeps POSIX named semaphores and shared memory segments.
@@ -52,10 +53,14 @@ def snapshot() -> frozenset[str]:
     return frozenset(_ours())
 
 
-def mapped() -> set[int]:
-    """The inodes of the ``/dev/shm`` files that some process readable to us has mapped."""
+def mapped(exclude: Iterable[int] = ()) -> set[int]:
+    """The inodes of the ``/dev/shm`` files that some process readable to us (other than
+    those in ``exclude``) has mapped."""
     found: set[int] = set()
+    skip = {str(pid) for pid in exclude}
     for maps in Path("/proc").glob("[0-9]*/maps"):
+        if maps.parent.name in skip:
+            continue
         try:
             text = maps.read_text(encoding="utf-8", errors="replace")
         except OSError:
