@@ -24,6 +24,7 @@ from mpguide import chapters
 
 mpguide_build_stamp = mpguide_build.prepare(CONF_DIR)
 mpguide_build.start_watchdog()
+mpguide_build.stop_with_the_build()
 CHAPTERS = chapters.chapters()  # in reading order; each has a gallery/<name> folder
 
 project = "mpguide"

@@ -10,11 +10,12 @@ import importlib
 import json
 import sys
 
-from mpguide.runner import _MARKER
+from mpguide.runner import _MARKER, end_with_parent
 
 
 def main() -> None:
-    """Serve one request from stdin."""
+    """Serve one request from stdin; end with everything it started if the parent dies."""
+    end_with_parent()
     request = json.loads(sys.stdin.read())
     function = getattr(importlib.import_module(request["module"]), request["function"])
     result = function(**request["kwargs"])

@@ -15,12 +15,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -186,6 +188,29 @@ def group_alive(pgid: int) -> bool:
         except (ProcessLookupError, PermissionError):
             continue
     return False
+
+
+def end_with_parent(interval: float = 0.5) -> threading.Thread:
+    """In a child of :func:`run_fresh`: end this process's whole group (its pool workers too)
+    once the parent is gone, however it went (a ``SIGKILL``ed docs build cannot end its
+    children; a child in a session of its own gets no Ctrl-C from the terminal).
+
+    A daemon thread polls the parent's pid every ``interval`` seconds; on a change it sends
+    SIGTERM to the group (multiprocessing's resource tracker survives it and unlinks what the
+    group leaked), then exits.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(0), signal.SIGTERM)
+        os._exit(143)
+
+    thread = threading.Thread(target=watch, daemon=True, name="mpguide-parent-watch")
+    thread.start()
+    return thread
 
 
 def _tail(stderr: str | None) -> str:

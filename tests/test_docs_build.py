@@ -108,3 +108,47 @@ def test_example_past_its_timeout_is_interrupted(monkeypatch: pytest.MonkeyPatch
         mpguide_build.reset_example({}, "plot_slow.py", "after")
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.alarm(0) == 0  # nothing left armed
+
+
+#: A stand-in for sphinx: installs the build's signal handling, starts a child in a session of
+#: its own (as a Jupyter kernel or an experiment's fresh interpreter is), then waits.
+_BUILD = '''
+import subprocess, sys, time
+sys.path.insert(0, {ext!r})
+import mpguide_build
+mpguide_build.stop_with_the_build()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                         start_new_session=True)
+print(child.pid, flush=True)
+try:
+    time.sleep(120)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+'''
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_one_signal_ends_the_build_and_what_it_started(signum: int) -> None:
+    """One Ctrl-C (or nox's SIGTERM after it) ends the build and the children that the
+    terminal's Ctrl-C does not reach, within seconds."""
+    import psutil
+
+    ext = str(Path(mpguide_build.__file__).parent)
+    with subprocess.Popen([sys.executable, "-c", _BUILD.format(ext=ext)],
+                          stdout=subprocess.PIPE, text=True) as build:
+        assert build.stdout is not None
+        child = psutil.Process(int(build.stdout.readline()))
+        start = time.monotonic()
+        build.send_signal(signum)
+        status = build.wait(15)
+        assert time.monotonic() - start < 15
+    assert status == (130 if signum == signal.SIGINT else 128 + signum)
+    deadline = time.monotonic() + 15
+    while child.is_running() and child.status() != psutil.STATUS_ZOMBIE \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    running = child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+    if running:
+        child.kill()
+    assert not running, "a child in its own session outlived the interrupted build"

@@ -14,7 +14,8 @@
   (it otherwise re-runs an example only when the script itself changes) and the stamp, a
   Sphinx config value with ``rebuild="env"``, makes Sphinx re-read, hence re-execute, every page;
 * (with :func:`start_watchdog`) ends the whole build, with every thread's traceback, past
-  ``MPGUIDE_BUILD_TIMEOUT`` seconds.
+  ``MPGUIDE_BUILD_TIMEOUT`` seconds, and (with :func:`stop_with_the_build`) at the first
+  Ctrl-C, every process it started included.
 
 :func:`reset_example` runs before and after each gallery example (sphinx-gallery
 ``reset_modules``): it restores the default start method and the ``MPGUIDE_*`` environment,
@@ -25,6 +26,7 @@ by ``tests/test_gallery.py`` instead: other programs on the machine write there 
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import hashlib
 import json
@@ -173,6 +175,39 @@ def start_watchdog(seconds: int | None = None) -> None:
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
     timer.start()
+
+
+def stop_with_the_build() -> None:
+    """One Ctrl-C (SIGINT) or SIGTERM ends the whole build, its descendants included.
+
+    Not every descendant hears the terminal's Ctrl-C: a notebook's Jupyter kernel and each
+    experiment's fresh interpreter run in sessions of their own, and ``nox`` follows the
+    Ctrl-C with SIGTERM then SIGKILL of sphinx within half a second. So the handler first
+    sends SIGTERM to every descendant, without waiting (pool workers die at once; the
+    resource trackers ignore it and clean up once their programs are gone), then stops
+    sphinx: ``KeyboardInterrupt`` for SIGINT, exit status 143 for SIGTERM. A SIGKILLed build
+    cannot do this; the experiments' interpreters end themselves then
+    (:func:`mpguide.runner.end_with_parent`).
+    """
+    def stop(signum: int, frame: object) -> None:
+        end_descendants()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def end_descendants() -> int:
+    """Send SIGTERM to every descendant of this process; how many there were."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    return len(children)
 
 
 class ExampleTimeout(Exception):
