@@ -63,6 +63,8 @@ html_css_files = ["mpguide.css"]
 html_show_sourcelink = False
 html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "auto"}  # light/dark from the reader's system setting
+#: The first words of the banner of a quick build (tests/test_site.py looks for them).
+QUICK_BANNER = "Quick build"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -71,6 +73,11 @@ html_theme_options = {
     "footer_end": ["sphinx-version", "theme-version"],
     "secondary_sidebar_items": ["page-toc", "sg_download_links", "sg_launcher_links"],
 }
+if mpguide.config.mode() == "quick":  # every page says so, in the theme's banner
+    html_theme_options["announcement"] = (
+        f"{QUICK_BANNER}: the numbers on this page come from shrunken sweeps "
+        "(<code>MPGUIDE_QUICK=1</code>), noisier than a full build's; "
+        "<code>nox -s docs</code> measures them in full.")
 html_sidebars = {"index": [], "claims": [], "guide/*": []}  # chapters: no empty section nav
 
 # -- API reference: autodoc + autosummary + numpydoc ------------------------------------------

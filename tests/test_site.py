@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from mpguide import config
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / os.environ.get("MPGUIDE_SITE_DIR", "docs/_build/html")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -140,3 +142,10 @@ def test_page_loads_images_without_console_errors(page: str, site_url: str,
               if entry["level"] == "SEVERE"]
     assert not errors, f"{page}: console errors: {errors}"
     assert "mpguide" in browser.title  # type: ignore[attr-defined]
+    if config.mode() == "quick":
+        from selenium.webdriver.common.by import By
+
+        banner = browser.find_elements(  # type: ignore[attr-defined]
+            By.CSS_SELECTOR, ".bd-header-announcement")
+        assert banner, f"{page}: a quick build's page does not say so"
+        assert "Quick build" in banner[0].text, f"{page}: banner reads {banner[0].text!r}"
