@@ -50,6 +50,7 @@ _PUBLIC = {
     "runner": "runner",
     "shm": "shm",
     "timing": "timing",
+    "tracer": "tracer",
     "workloads": "workloads",
     # functions and classes
     "Advice": "advisor",
@@ -89,6 +90,8 @@ _PUBLIC = {
     "MachineCosts": "model",
     "Prediction": "model",
     "Profile": "model",
+    "trace": "tracer",
+    "Trace": "tracer",
 }
 
 __all__ = ["__version__", *_PUBLIC]  # noqa: PLE0604 (keys are strings)

@@ -14,7 +14,12 @@ paragraph on stderr and exit with status 2, without a traceback.
 
 ``python -m mpguide compare MODULE:FUNC --items MODULE:FACTORY [--json|--csv] [--plot FILE]``
 measures the function across executors (:mod:`mpguide.compare`); same bad-input contract, as
-``mpguide compare:`` paragraphs.
+``mpguide compare:`` paragraphs. ``--tools joblib,mpire,dask`` adds the peers
+(:mod:`mpguide.peers`); ``--address tcp://HOST:PORT`` points Dask at a running scheduler.
+
+``python -m mpguide trace MODULE:FUNC --items MODULE:FACTORY [--json] [--plot FILE]`` runs the
+real ``Pool.map`` with light instrumentation (:mod:`mpguide.tracer`) and prints where each
+worker's time went: start-up, sending, computing, returning, imbalance.
 
 Each subcommand is a function ``add_NAME(subparsers)`` listed in :data:`COMMANDS`; it adds its
 parser and sets ``run`` (a function of the parsed arguments returning the exit status) with
@@ -427,12 +432,83 @@ def add_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(run=run_compare)
 
 
+# --- trace ----------------------------------------------------------------------------------
+
+
+def _run_trace(args: argparse.Namespace) -> int:
+    """Run the ``trace`` subcommand (:func:`mpguide.tracer.trace`): print the decomposition
+    (or the JSON), save the Gantt chart; one ``mpguide trace:`` paragraph on bad input.
+
+    Returns the exit status: 0 on success, 2 when the input cannot be traced.
+    """
+    from mpguide import tracer
+
+    try:
+        if args.plot:
+            _check_plot_path(args.plot)
+        func = resolve(args.function, "function")
+        made = load_items(args.items)
+        try:
+            items = list(made)
+        except TypeError:
+            raise AdviceError(f"the item factory {args.items} returned "
+                              f"{type(made).__name__}, which is not iterable; return a list "
+                              f"of items.") from None
+        spec = executors.Pool(args.workers, chunksize=args.chunksize,
+                              start_method=args.start_method)
+        run = tracer.trace(func, items, spec, timeout=args.timeout)
+        if args.plot:
+            import matplotlib.pyplot as plt
+
+            fig = run.plot()
+            try:
+                fig.savefig(args.plot, dpi=120)
+            finally:
+                plt.close(fig)
+    except (pools.PoolError, config.ConfigError, OSError, ValueError) as exc:
+        message = str(exc.args[0]) if len(exc.args) == 1 else str(exc) or type(exc).__name__
+        print(f"mpguide trace: {message}", file=sys.stderr)
+        return 2
+    print(json.dumps(run.to_dict(), indent=1) if args.json else tracer.render_text(run))
+    return 0
+
+
+def add_trace(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``trace``: a timeline of one real ``Pool.map`` run (:mod:`mpguide.tracer`)."""
+    parser = subparsers.add_parser(
+        "trace", help="time one real Pool.map run chunk by chunk and show where its time went",
+        description="Run `with Pool(workers) as p: p.map(MODULE:FUNC, items, chunksize)` over "
+                    "the items MODULE:FACTORY returns, with light instrumentation: when each "
+                    "chunk was sent, computed and returned, and when each worker was ready. "
+                    "Print the decomposition of the wall time (or --json), --plot a per-worker "
+                    "Gantt chart.")
+    parser.add_argument("function", metavar="MODULE:FUNC",
+                        help="the function to map, e.g. mypackage.work:process")
+    parser.add_argument("--items", required=True, metavar="MODULE:FACTORY",
+                        help="a function returning the list of items (called with no argument)")
+    parser.add_argument("--workers", type=_positive_int, metavar="N",
+                        help="worker processes (default: the usable cores)")
+    parser.add_argument("--chunksize", type=_positive_int, metavar="C",
+                        help="items per chunk (default: Pool.map's own, about four chunks per "
+                             "worker)")
+    parser.add_argument("--start-method", choices=config.START_METHODS,
+                        help="start method (default: MPGUIDE_START_METHOD or the platform's)")
+    parser.add_argument("--timeout", type=_positive_float, default=config.DEFAULT_TIMEOUT,
+                        metavar="S", help="seconds the run may take (default %(default)g)")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="save the per-worker Gantt chart (with the machine caption), e.g. "
+                             "trace.png")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"chunks": [...], "workers": [...], "summary": {...}}')
+    parser.set_defaults(run=_run_trace)
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
 #: Functions that each add one subcommand to the parser.
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    add_machine, add_advise, add_compare]
+    add_machine, add_advise, add_compare, add_trace]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -108,6 +108,23 @@ def spin_items(seconds: float = 1e-4, count: int | None = None) -> list[int]:
     return [calibrate_iterations(seconds)] * count
 
 
+def heavy_last_items(seconds: float = 2e-4, count: int | None = None, heavy: float = 0.05,
+                     factor: int = 40) -> list[int]:
+    """:func:`spin_items` whose last ``heavy`` share of items lasts ``factor`` times longer:
+    sorted work, whose heavy items all land in the last chunk of ``Pool.map``'s default
+    chunksize (the timeline of :mod:`mpguide.tracer` shows one worker finishing alone).
+
+    Examples
+    --------
+    >>> items = heavy_last_items(1e-5, count=20, heavy=0.1, factor=5)
+    >>> items[-2] == items[-1] == 5 * items[0], items[-3] == items[0]
+    (True, True)
+    """
+    items = spin_items(seconds, count)
+    first_heavy = len(items) - max(1, round(heavy * len(items)))
+    return [n * factor if i >= first_heavy else n for i, n in enumerate(items)]
+
+
 def task_duration_experiments(start_method: str | None = None) -> dict[float, Experiment]:
     """The experiments of :func:`load_task_duration`, one per nominal duration, not run:
     ``spin`` over :func:`spin_items` through ``Pool(usable cores)`` at chunksize 1 and at its
