@@ -179,15 +179,35 @@ def _run_advise(args: argparse.Namespace) -> int:
         from mpguide.compare import verify_command
 
         rec = advice.recommendation
+        timeline = trace_command(args.function, args.items, workers=rec.workers,
+                                 chunksize=rec.chunksize, start_method=rec.start_method) \
+            if rec.tool == "pool" and rec.blas_threads is None else None
         print(render_text(advice, verify_command(
             args.function, args.items, rec.tool, workers=rec.workers, chunksize=rec.chunksize,
-            start_method=rec.start_method, blas_threads=rec.blas_threads)))
+            start_method=rec.start_method, blas_threads=rec.blas_threads), timeline))
     return 0
 
 
-def render_text(advice: Advice, verify: str | None = None) -> str:
+def trace_command(function: str, items: str, *, workers: int, chunksize: int | None,
+                  start_method: str | None) -> str:
+    """The ``trace`` command line that draws the timeline of a Pool configuration.
+
+    >>> trace_command("mymod:work", "mymod:items", workers=4, chunksize=25, start_method="fork")
+    'python -m mpguide trace mymod:work --items mymod:items --workers 4 --chunksize 25 \
+--start-method fork --plot timeline.png'
+    """
+    parts = ["python -m mpguide trace", function, "--items", items, "--workers", str(workers)]
+    if chunksize is not None:
+        parts += ["--chunksize", str(chunksize)]
+    if start_method is not None:
+        parts += ["--start-method", start_method]
+    return " ".join([*parts, "--plot", "timeline.png"])
+
+
+def render_text(advice: Advice, verify: str | None = None, timeline: str | None = None) -> str:
     """The :class:`~mpguide.advisor.Advice` as a few lines of plain text for the terminal,
-    ending with ``verify`` (the ``compare`` command line that measures the recommendation)."""
+    ending with ``verify`` (the ``compare`` command line that measures the recommendation) and
+    ``timeline`` (the ``trace`` command line that shows where its time goes)."""
     rec = advice.recommendation
     if rec.tool == "serial":
         head = "Recommendation: keep the plain loop (no parallel configuration wins)."
@@ -201,6 +221,8 @@ def render_text(advice: Advice, verify: str | None = None) -> str:
              advice.snippet()]
     if verify:
         lines += ["", "Measure it against the loop on this machine:", f"    {verify}"]
+    if timeline:
+        lines += ["", "See where its time goes, worker by worker:", f"    {timeline}"]
     return "\n".join(lines)
 
 

@@ -259,3 +259,17 @@ def test_cli_refuses_what_is_not_a_pool_option(trace_cli: Run, option: tuple[str
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"argument {option[0]}" in result.stderr
+
+
+def test_the_advisors_trace_command_round_trips_through_the_parser() -> None:
+    """``advise`` ends with a ``trace`` line for a Pool recommendation: it parses back to the
+    same configuration."""
+    import shlex
+
+    from mpguide import cli
+
+    line = cli.trace_command("m:f", "m:items", workers=3, chunksize=9, start_method="spawn")
+    args = cli.build_parser().parse_args(shlex.split(line)[3:])
+    assert (args.command, args.function, args.items, args.workers, args.chunksize,
+            args.start_method, args.plot) == ("trace", "m:f", "m:items", 3, 9, "spawn",
+                                              "timeline.png")
