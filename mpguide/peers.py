@@ -123,28 +123,24 @@ class Joblib(PeerExecutor):
 
         limit = _timeout(timeout)
         batch: int | str = "auto" if self.chunksize is None else self.chunksize
-        # joblib memory-maps big numpy arguments into a folder it removes when it can; ours
-        # (in /dev/shm, where joblib puts it by default) goes whatever happens.
-        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        with tempfile.TemporaryDirectory(prefix="mpguide-joblib-", dir=shm) as folder:
-            try:
-                with Parallel(n_jobs=self.workers, backend="loky", batch_size=batch,
-                              timeout=limit, temp_folder=folder) as parallel:
-                    def run(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-                        try:
-                            return list(parallel(delayed(func)(item) for item in items))
-                        except TerminatedWorkerError as exc:
-                            raise pools.WorkerDiedError(
-                                f"a worker of {self.label} died while tasks were pending: "
-                                f"{exc}") from exc
-                        except (TimeoutError, multiprocessing.TimeoutError):
-                            raise pools.PoolTimeoutError(
-                                f"a task of {self.label} did not finish within {limit:g} s; "
-                                f"its workers were stopped.") from None
+        try:
+            with Parallel(n_jobs=self.workers, backend="loky", batch_size=batch,
+                          timeout=limit) as parallel:
+                def run(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+                    try:
+                        return list(parallel(delayed(func)(item) for item in items))
+                    except TerminatedWorkerError as exc:
+                        raise pools.WorkerDiedError(
+                            f"a worker of {self.label} died while tasks were pending: "
+                            f"{exc}") from exc
+                    except (TimeoutError, multiprocessing.TimeoutError):
+                        raise pools.PoolTimeoutError(
+                            f"a task of {self.label} did not finish within {limit:g} s; "
+                            f"its workers were stopped.") from None
 
-                    yield run
-            finally:
-                _stop_loky(_stop_bound(limit))
+                yield run
+        finally:
+            _stop_loky(_stop_bound(limit))
 
 
 def _stop_bound(limit: float) -> float:
@@ -156,7 +152,8 @@ def _stop_bound(limit: float) -> float:
 
 def _stop_loky(timeout: float) -> None:
     """Stop joblib's reusable loky executor (joblib keeps its workers for later calls, idle
-    for 300 s) and remove its folders: nothing of ours is left once the map is done."""
+    for 300 s) and remove its memory-mapping folders (in /dev/shm; joblib's resource tracker
+    removes them too if this process is killed): nothing is left once the map is done."""
     from joblib.externals.loky import reusable_executor
 
     executor = reusable_executor._executor
@@ -238,8 +235,8 @@ class Dask(PeerExecutor):
     ``chunksize=None`` submits one task per item; an integer submits one task per chunk of
     that many items (:func:`apply_chunk`). Without ``address`` (and without
     ``MPGUIDE_DASK_ADDRESS``), each start makes a ``LocalCluster`` of ``workers`` worker
-    processes with one thread each, no dashboard, its scratch space in a temporary folder, and
-    closes it on the way out. With an address the client connects to that scheduler and
+    processes with one thread each, its HTTP server (the dashboard, where bokeh is installed)
+    on a free port, its scratch space in a temporary folder, and closes it on the way out. With an address the client connects to that scheduler and
     ``workers`` is only what the label says (``None``: what the cluster has); the cluster is
     not ours and keeps running.
     """
@@ -297,7 +294,8 @@ class Dask(PeerExecutor):
             if self.address is None:
                 scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="mpguide-dask-"))
                 cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None, scheduler_port=0,
+                                       processes=True, dashboard_address="127.0.0.1:0",
+                                       scheduler_port=0,
                                        local_directory=scratch, silence_logs=logging.CRITICAL,
                                        timeout=bound)
                 stack.callback(cluster.close, timeout=bound)
