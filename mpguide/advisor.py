@@ -322,10 +322,13 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
     if measure_free_cores and cores > 1:
         costs = costs.updated(pool_now(cores, preferred, timeout))
     max_workers = max(1, max_workers or cores)
+    # A prediction is for exactly the configuration it names: with BLAS in the function, the
+    # plain pool (every worker on the profile's BLAS threads) and the capped one are two rows.
+    caps = (False, True) if prof.blas_threads else (True,)
     predictions = [
-        predict(prof, costs, workers=w, chunksize=c, start_method=m)
+        predict(prof, costs, workers=w, chunksize=c, start_method=m, cap_blas=cap)
         for m in methods for w in worker_candidates(max_workers)
-        for c in chunk_candidates(prof.n_items, w)
+        for c in chunk_candidates(prof.n_items, w) for cap in caps
     ]
     predictions += [predict_threads(prof, costs, workers=w)
                     for w in worker_candidates(max_workers) if w > 1]

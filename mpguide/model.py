@@ -450,11 +450,14 @@ class Prediction:
 
 
 def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: int | None,
-            start_method: str, blas_threads: int | None = None) -> Prediction:
+            start_method: str, blas_threads: int | None = None,
+            cap_blas: bool = True) -> Prediction:
     """Predict ``ctx.Pool(workers).map(func, items, chunksize)`` including start and stop.
 
     ``chunksize=None`` means Pool's default. ``blas_threads`` is the cap each worker applies
-    (default: :func:`blas_cap`, so workers never oversubscribe the cores through BLAS).
+    (default: :func:`blas_cap`, so workers never oversubscribe the cores through BLAS);
+    ``cap_blas=False`` predicts the plain pool, whose every worker runs BLAS on as many
+    threads as the profile found (``blas_threads`` of the prediction is then ``None``).
 
     Examples
     --------
@@ -469,10 +472,15 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
         raise ModelError(f"workers must be >= 1, got {workers}.")
     n = profile.n_items
     chunksize = default_chunksize(n, workers) if chunksize is None else max(1, int(chunksize))
-    if blas_threads is None:
-        blas_threads = blas_cap(profile, workers, costs.cores)
+    if not cap_blas:
+        blas_threads = None
+        threads_per_worker = profile.blas_threads or 1
+    else:
+        if blas_threads is None:
+            blas_threads = blas_cap(profile, workers, costs.cores)
+        threads_per_worker = blas_threads or 1
     n_chunks = math.ceil(n / chunksize)
-    per_item = profile.per_item_with_blas(blas_threads or 1)
+    per_item = profile.per_item_with_blas(threads_per_worker)
     parent_ser, worker_ser = profile.serialization_s(costs)
     startup = costs.startup_s(start_method, workers)
     dispatch = n_chunks * costs.chunk_overhead_s + n * costs.item_overhead_s
@@ -486,7 +494,6 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
         # (a Gaussian tail bound), and on average the pool waits for half of that.
         makespan += (profile.per_item_std_s * math.sqrt(chunksize)
                      * math.sqrt(2 * math.log(workers)) / 2)
-    threads_per_worker = blas_threads or 1
     # The workers finish no earlier than their busiest one (makespan), and no earlier than all
     # the CPU work divided by the cores they really get (cpu_path below): more processes or
     # BLAS threads than free cores stretch the second, not the first.

@@ -155,3 +155,17 @@ def test_prediction_terms_compose_the_total(costs: MachineCosts) -> None:
         assert math.isfinite(p.predicted_s)
         assert set(p.terms()) == {"startup", "dispatch", "serialization", "compute",
                                   "imbalance", "oversubscription"}
+
+
+def test_a_plain_pool_with_blas_is_predicted_as_it_runs() -> None:
+    """Two workers each running BLAS on two threads on two cores oversubscribe them; the
+    uncapped row says so, and only the capped row names a cap."""
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    prof = model.Profile(n_items=100, per_item_s=0.01, blas_threads=2,
+                         per_item_single_blas_s=0.018)
+    plain = model.predict(prof, costs, workers=2, chunksize=10, start_method="fork",
+                          cap_blas=False)
+    capped = model.predict(prof, costs, workers=2, chunksize=10, start_method="fork")
+    assert (plain.blas_threads, capped.blas_threads) == (None, 1)
+    assert plain.predicted_s > capped.predicted_s
+    assert plain.oversubscription_s > 0
