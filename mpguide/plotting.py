@@ -25,7 +25,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mpguide import machine
 
@@ -130,15 +130,18 @@ def _draw(ax: Axes, summary: pd.DataFrame, x: str, hue: str | None, **style: Any
                     marker="o", capsize=3, label=label, **style)
 
 
-def _finish(fig: Figure, ax: Axes, *, caption: Any, title: str | None, xlabel: str,
-            ylabel: str, legend: bool) -> Figure:
+def finish(fig: Figure, ax: Axes, *, caption: Any, title: str | None, xlabel: str,
+           ylabel: str, legend: bool, grid: Literal["both", "x", "y"] = "both") -> Figure:
+    """Label ``ax`` (title, axes, legend, a light ``grid`` on ``"both"`` axes or one of
+    ``"x"``/``"y"``) and caption ``fig`` with the machine (:func:`add_caption`): how every
+    mpguide figure ends."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     if legend:
         ax.legend(fontsize="small")
-    ax.grid(True, which="major", alpha=0.3)
+    ax.grid(True, which="major", axis=grid, alpha=0.3)
     return add_caption(fig, caption)
 
 
@@ -177,7 +180,7 @@ def speedup_plot(df: pd.DataFrame, *, x: str = "workers", y: str = "speedup",
     ax.axhline(1.0, linestyle=":", color="0.5", label="break-even")
     _draw(ax, summary, x, hue)
     ax.set_xticks(sorted(summary[x].unique()))
-    return _finish(fig, ax, caption=df if caption is None else caption, title=title,
+    return finish(fig, ax, caption=df if caption is None else caption, title=title,
                    xlabel=x, ylabel="speedup over the plain loop (median, IQR)", legend=True)
 
 
@@ -208,7 +211,7 @@ def chunksize_plot(df: pd.DataFrame, *, x: str = "chunksize", y: str = "value",
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    return _finish(fig, ax, caption=df if caption is None else caption, title=title,
+    return finish(fig, ax, caption=df if caption is None else caption, title=title,
                    xlabel=x, ylabel=ylabel, legend=hue is not None or reference is not None)
 
 
@@ -240,10 +243,10 @@ def throughput_plot(df: pd.DataFrame, *, x: str = "nbytes", y: str = "value",
     _draw(ax, summary, x, hue)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    return _finish(fig, ax, caption=df if caption is None else caption, title=title,
+    return finish(fig, ax, caption=df if caption is None else caption, title=title,
                    xlabel=f"{x} (bytes)", ylabel="throughput (bytes/s, median, IQR)",
                    legend=hue is not None)
 
 
-__all__ = ["CAPTION_GID", "add_caption", "caption_of", "chunksize_plot", "speedup_plot",
+__all__ = ["CAPTION_GID", "add_caption", "caption_of", "chunksize_plot", "finish", "speedup_plot",
            "throughput_plot"]

@@ -477,13 +477,8 @@ def bar_figure(table: pd.DataFrame, *, x: str, y: str, hue: str | None = None, c
     if reference is not None:
         ax.axhline(reference, linestyle="--", color="0.5")
     ax.set_xticks(range(len(labels)), [str(label) for label in labels])
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if hue:
-        ax.legend(fontsize="small")
-    ax.grid(True, axis="y", alpha=0.3)
-    return plotting.add_caption(fig, caption)
+    return plotting.finish(fig, ax, caption=caption, title=title, xlabel="", ylabel=ylabel,
+                           legend=bool(hue), grid="y")
 
 
 # ---------------------------------------------------------------------------------------------
