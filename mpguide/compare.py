@@ -470,7 +470,8 @@ def records(result: Result) -> list[dict[str, Any]]:
     for raw in result.table().to_dict(orient="records"):
         row = {str(key): _plain(value) for key, value in raw.items()}
         measurement = measurements[row["label"]]
-        tool, workers = str(row["tool"]), int(row["workers"])
+        tool = str(row["tool"])
+        workers = None if row["workers"] is None else int(row["workers"])  # None: a cluster's
         n_items = int(measurement.params["items"])
         chunksize = None if row["chunksize"] is None else int(row["chunksize"])
         out.append({
@@ -499,10 +500,11 @@ def _starts_processes(tool: str) -> bool:
     return cls is not None and "start_method" in {f.name for f in dataclasses.fields(cls)}
 
 
-def _chunksize_used(tool: str, workers: int, chunksize: int | None, n_items: int) -> int | None:
+def _chunksize_used(tool: str, workers: int | None, chunksize: int | None,
+                    n_items: int) -> int | None:
     if chunksize is not None:
         return chunksize
-    if tool == "pool":
+    if tool == "pool" and workers is not None:
         return executors.default_chunksize(n_items, workers)
     return None
 

@@ -262,7 +262,7 @@ def measure_declared(declaration: Mapping[str, Any], items: Sequence[Any],
             spec.label, tuple(samples[spec.label]),
             params={**spec.record(), "items": len(items), "startup": startup,
                     "experiment": declaration["name"]},
-            metadata={**meta, "start_method": getattr(spec, "start_method", None)
+            metadata={**meta, "start_method": spec.record().get("start_method")
                       or config.start_method()}).to_dict()
         for spec in specs]
     return {"name": declaration["name"], "measurements": measurements}

@@ -25,7 +25,7 @@ def test_each_chapter_is_declared_once_and_shared() -> None:
     modules = chapters.load()
     found = chapters.chapters()
     assert [c.name for c in found] == ["overhead", "transfer", "tuning", "advisor",
-                                       "troubleshooting"]
+                                       "troubleshooting", "peers", "scale-out"]
     for module in modules:
         assert isinstance(module.CHAPTER, claims.Chapter), module.__name__
     # A chapter measured by several modules has one object, not equal copies.

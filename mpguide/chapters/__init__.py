@@ -16,7 +16,7 @@ Examples
 --------
 >>> from mpguide import chapters
 >>> [chapter.name for chapter in chapters.chapters()]
-['overhead', 'transfer', 'tuning', 'advisor', 'troubleshooting']
+['overhead', 'transfer', 'tuning', 'advisor', 'troubleshooting', 'peers', 'scale-out']
 >>> chapters.chapters()[0].page
 'guide/01-overhead'
 """
@@ -42,6 +42,8 @@ MODULES: tuple[str, ...] = (
     "mpguide.chapters.advisor",
     "mpguide.chapters.troubleshooting",
     "mpguide.chapters.troubleshooting_runner",
+    "mpguide.chapters.side_by_side",
+    "mpguide.chapters.scale_out",
 )
 
 
