@@ -609,7 +609,7 @@ def _measure_executor(spec: executors.Executor, jobs: Sequence[_Job],
                 results = run(job.func, job.items)
             high_water = {pid: high_water_bytes(pid) if reset else None
                           for pid in sampler.seen()}
-            check_results(job.expected, results, what=f"the result of {spec.label}")
+            timing.check_same(job.expected, results, what=f"the result of {spec.label}")
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
@@ -623,28 +623,6 @@ def _measure_executor(spec: executors.Executor, jobs: Sequence[_Job],
         pids = seen - before - set(descendants())
     return [(times, _memory_row(spec, pids, sampler, high_water, seconds))
             for times, sampler, high_water, seconds in measured]
-
-
-def check_results(expected: Sequence[Any], results: Sequence[Any], what: str) -> None:
-    """:func:`mpguide.timing.check_same`, item by item where the items are numpy arrays (it
-    would turn a list of big arrays into one array of Python objects, seconds per check).
-
-    >>> import numpy as np
-    >>> check_results([np.arange(3)], [np.arange(3)], "same")
-    >>> check_results([np.arange(3)], [np.zeros(3)], "differs")
-    Traceback (most recent call last):
-    ...
-    mpguide.timing.TimingError: differs, item 0 differs from the serial one ...
-    """
-    import numpy as np
-
-    arrays = all(isinstance(x, np.ndarray) for x in (*expected, *results))
-    if not arrays or len(expected) != len(results):
-        timing.check_same(expected, results, what=what)
-        return
-    for i, (want, got) in enumerate(zip(expected, results, strict=True)):
-        if not np.array_equal(want, got):
-            timing.check_same([want], [got], what=f"{what}, item {i}")
 
 
 def _memory_row(spec: executors.Executor, pids: set[int], sampler: MemorySampler,
