@@ -192,7 +192,7 @@ def group_alive(pgid: int) -> bool:
 
 def end_with_parent(interval: float = 0.5) -> threading.Thread:
     """In a child of :func:`run_fresh`: end this process's whole group (its pool workers too)
-    once the parent is gone, however it went (a ``SIGKILL``ed docs build cannot end its
+    once the parent is gone, however it went (a docs build killed by ``SIGKILL`` cannot end its
     children; a child in a session of its own gets no Ctrl-C from the terminal).
 
     A daemon thread polls the parent's pid every ``interval`` seconds; on a change it sends
