@@ -54,7 +54,7 @@ def test_bad_parameters_are_refused(bad: dict[str, object]) -> None:
 
 
 def test_unknown_tool_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: loop, pool, processpool, threads"):
+    with pytest.raises(ValueError, match="known: dask, joblib, loop, mpire, pool, processpool, threads"):
         executors.from_dict({"tool": "ray"})
 
 
