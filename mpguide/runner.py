@@ -40,6 +40,10 @@ GROUP_EXIT_GRACE = 2.0
 TRACKER_EXIT_GRACE = 20.0
 
 
+#: Environment variable in which :func:`run_fresh` tells its child the parent's pid.
+PARENT_PID_ENV = "MPGUIDE_PARENT_PID"
+
+
 class FreshInterpreterError(RuntimeError):
     """The child interpreter failed, timed out or returned something that is not JSON."""
 
@@ -79,7 +83,8 @@ def run_fresh(target: str, kwargs: Mapping[str, Any] | None = None, *,
         raise ValueError(f"target must look like 'package.module:function', got {target!r}")
     timeout = config.DEFAULT_TIMEOUT * 5 if timeout is None else timeout
     request = json.dumps({"module": module, "function": function, "kwargs": dict(kwargs or {})})
-    child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1",
+                 PARENT_PID_ENV: str(os.getpid())}
     with tempfile.TemporaryDirectory(prefix="mpguide-main-") as folder:
         if preamble is None:
             command = [sys.executable, "-m", "mpguide._child"]
@@ -199,7 +204,9 @@ def end_with_parent(interval: float = 0.5) -> threading.Thread:
     SIGTERM to the group (multiprocessing's resource tracker survives it and unlinks what the
     group leaked), then exits.
     """
-    parent = os.getppid()
+    # The parent named itself: it may be gone before this line runs (then getppid() is
+    # already someone else's pid, and watching that would never end).
+    parent = int(os.environ.get(PARENT_PID_ENV) or os.getppid())
 
     def watch() -> None:
         while os.getppid() == parent:
