@@ -150,9 +150,13 @@ def test_own_sigterm_handler_is_left_alone() -> None:
 
 
 PARENT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     import numpy as np
     from mpguide import pools, shm
+
+    # Ctrl-C as a program started from a terminal gets it, even where the suite runs with
+    # SIGINT ignored (a background job of a non-interactive shell inherits SIG_IGN).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     with shm.shared_array(np.ones(1 << 18)) as handle:
         with pools.bounded_pool(2, sys.argv[1], 60, initializer=shm.init_worker,
