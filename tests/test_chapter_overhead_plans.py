@@ -128,6 +128,12 @@ FAKES: dict[str, Callable[..., Any]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _figures_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script run outside sphinx-gallery saves its figures where it runs: not in the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def fake_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
     """Serve a model machine's records instead of measuring; collect every (name, key) asked."""
