@@ -119,8 +119,8 @@ import mpguide_build
 mpguide_build.stop_with_the_build()
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
                          start_new_session=True)
-print(child.pid, flush=True)
-try:
+try:  # the test signals as soon as it reads the pid: be ready for it before printing
+    print(child.pid, flush=True)
     time.sleep(120)
 except KeyboardInterrupt:
     print("interrupted", flush=True)
