@@ -7,7 +7,10 @@ script and ``python -m mpguide compare``:
    worker then re-imports a clean ``__main__``, not the page or script that asked;
 2. the function is checked on every executor before timing (parallel result == the loop's);
 3. one warm-up run, then ``repeats`` timed runs, the executors interleaved so drift on a
-   shared machine hits them all alike; every wait is bounded by ``timeout``; with
+   shared machine hits them all alike; an executor whose warm-up ran long gets only as many
+   repeats as fit in ``time_budget`` seconds, never fewer than :data:`MIN_REPEATS` (perfplot's
+   ``max_time``, pyperf's calibration: a 15 s run needs no five repeats, a 15 ms one does);
+   every wait is bounded by ``timeout``; with
    ``startup=False`` each executor is started once, its runs timed back to back, then
    stopped (one executor alive at a time: a fork never copies another pool's threads);
 4. the records are cached (:class:`mpguide.cache.ResultCache`) under what was declared, the
@@ -51,6 +54,10 @@ from mpguide.cache import ResultCache
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
+
+#: The fewest timed runs an executor gets when :attr:`Experiment.time_budget` cuts its repeats:
+#: a median and a spread need three.
+MIN_REPEATS = 3
 
 #: Items are a list, or an importable factory called with ``params`` (``"module:function"``
 #: or the function itself).
@@ -125,7 +132,12 @@ class Experiment:
     params
         Keyword arguments of the items factory.
     repeats
-        Timed runs per executor after one warm-up (default 5, 3 in quick mode).
+        Timed runs per executor after one warm-up (default 5, 3 in quick mode): the most it
+        gets.
+    time_budget
+        Seconds of timed runs an executor should take: one whose warm-up took ``w`` seconds
+        gets ``time_budget / w`` repeats, between :data:`MIN_REPEATS` and ``repeats``
+        (default 10 s, 3 s in quick mode).
     startup
         Time the whole ``with Pool(...) as p: p.map(...)`` (start and stop included, what a
         script pays) when true; the map on a started pool when false.
@@ -143,6 +155,7 @@ class Experiment:
     executors: Sequence[executors.Executor]
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     repeats: int | None = None
+    time_budget: float | None = None
     startup: bool = True
     fresh: bool = True
     timeout: float | None = None
@@ -159,6 +172,8 @@ class Experiment:
         object.__setattr__(self, "params", dict(self.params))
         if self.repeats is None:
             object.__setattr__(self, "repeats", config.scaled(5, 3))
+        if self.time_budget is None:
+            object.__setattr__(self, "time_budget", config.scaled(10.0, 3.0))
         _check_importable(self.func, "func")
         if not isinstance(self.items, str) and callable(self.items):
             _check_importable(self.items, "items")
@@ -173,7 +188,7 @@ class Experiment:
         return {"name": self.name, "func": self.target, "func_hash": code_hash(self.func),
                 "items": _items_key(self.items), "params": dict(self.params),
                 "executors": [s.to_dict() for s in self.executors], "repeats": self.repeats,
-                "startup": self.startup, "timeout": self.timeout}
+                "time_budget": self.time_budget, "startup": self.startup, "timeout": self.timeout}
 
     def run(self, progress: Callable[[str], None] | None = None) -> Result:
         """Measure (or read the cache) and return the :class:`Result`.
@@ -236,25 +251,30 @@ def measure_declared(declaration: Mapping[str, Any], items: Sequence[Any],
     expected = [func(item) for item in items]
     samples: dict[str, list[float]] = {s.label: [] for s in specs}
     startup = bool(declaration["startup"])
-    repeats = int(declaration["repeats"])
+    most = int(declaration["repeats"])
+    budget = declaration.get("time_budget")
+    repeats: dict[str, int] = {}
 
     def record(spec: executors.Executor, run: int, elapsed: float, out: list[Any]) -> None:
         if run == 0:
             timing.check_same(expected, out, what=f"the result of {spec.label}")
+            repeats[spec.label] = repeats_within(budget, elapsed, most)
             return
         samples[spec.label].append(elapsed)
         if progress is not None:
             progress(spec.label)
 
     if startup:
-        for run in range(repeats + 1):
+        for run in range(most + 1):
             for spec in specs:
-                record(spec, run, *_timed_with_startup(spec, func, items, timeout))
+                if run <= repeats.get(spec.label, most):
+                    record(spec, run, *_timed_with_startup(spec, func, items, timeout))
     else:
         for spec in specs:
             with spec.started(timeout) as started:
                 started(func, items[: max(1, spec.parallelism)])  # every worker busy once
-                for run in range(repeats + 1):
+                record(spec, 0, *_timed(started, func, items))
+                for run in range(1, repeats[spec.label] + 1):
                     record(spec, run, *_timed(started, func, items))
     meta = {**machine.collect_metadata(), "measured_in": _where()}
     measurements = [
@@ -266,6 +286,22 @@ def measure_declared(declaration: Mapping[str, Any], items: Sequence[Any],
                       or config.start_method()}).to_dict()
         for spec in specs]
     return {"name": declaration["name"], "measurements": measurements}
+
+
+def repeats_within(budget: float | None, warmup_s: float, most: int) -> int:
+    """How many timed runs follow a warm-up of ``warmup_s`` seconds: as many as fit in
+    ``budget`` seconds, between :data:`MIN_REPEATS` and ``most`` (``most`` without a budget).
+
+    Examples
+    --------
+    >>> repeats_within(10.0, 0.01, 5), repeats_within(10.0, 2.5, 5), repeats_within(10.0, 15.0, 5)
+    (5, 4, 3)
+    >>> repeats_within(10.0, 15.0, 2), repeats_within(None, 15.0, 5)
+    (2, 5)
+    """
+    if budget is None or warmup_s <= 0:
+        return most
+    return min(most, max(MIN_REPEATS, int(budget / warmup_s)))
 
 
 def _timed_with_startup(spec: executors.Executor, func: Callable[[Any], Any], items: list[Any],

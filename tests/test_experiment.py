@@ -86,6 +86,21 @@ def test_in_process_run_reports_progress() -> None:
     assert seen == ["loop", "Threads(2)"] * 2
 
 
+@pytest.mark.parametrize("startup", [True, False], ids=["with-startup", "started"])
+def test_a_long_warm_up_cuts_the_repeats_to_the_budget(startup: bool) -> None:
+    """The loop sleeps 0.1 s per run and the thread pool 0.05 s against a 0.1 s budget: three
+    repeats each (the floor), not six; items that take microseconds keep all six."""
+    items = [0.05, 0.05]
+    frame = Experiment("t-budget", workloads.sleep_task, items, [executors.Threads(2)],
+                       repeats=6, time_budget=0.1, startup=startup, fresh=False,
+                       cache=False).run().frame()
+    assert frame.groupby("label").size().to_dict() == {"loop": 3, "Threads(2)": 3}
+    quick = Experiment("t-budget", workloads.square, list(range(10)), [executors.Threads(2)],
+                       repeats=6, time_budget=0.1, startup=startup, fresh=False,
+                       cache=False).run().frame()
+    assert quick.groupby("label").size().to_dict() == {"loop": 6, "Threads(2)": 6}
+
+
 @pytest.mark.parametrize("func", [lambda x: x, pytest.param(None, id="closure")])
 def test_functions_a_fresh_interpreter_cannot_import_are_refused(func) -> None:
     if func is None:
