@@ -5,6 +5,13 @@ record. The cache is data, never code: JSON only, written atomically (a crash le
 file or none, never half a file). An entry that is corrupt, or that was measured on another
 machine or another mpguide version, is re-measured with a :class:`CacheWarning`.
 
+Several processes may share one cache (two docs builds at once): an entry is measured under
+a lock (``flock`` on a file beside it, released by the kernel if its holder dies), so the
+second process waits, bounded by :data:`LOCK_WAIT_S`, and reads what the first one measured
+instead of measuring beside it. A folder that cannot be written (read-only, full, not ours)
+raises a :class:`CacheError` that names it, before anything is measured; a temporary file
+that a killed writer left is removed by the next write.
+
 Entries are also keyed by a hash of mpguide's own source files (:func:`source_hash`), the
 quick/full mode and the start method, so editing the package, or building in another mode,
 measures anew instead of reading numbers produced by other code or settings.
@@ -32,13 +39,15 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +58,19 @@ from mpguide._version import __version__
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "mpguide"
 
 
+#: The longest a process waits for another that is measuring the same entry (seconds): the
+#: docs build's own bound, after which something is wrong with the other process.
+LOCK_WAIT_S = 3600.0
+#: How often a waiting process tries the lock again (seconds).
+LOCK_POLL_S = 0.2
+
+
 class CacheWarning(UserWarning):
     """A cache entry was unusable and is being re-measured."""
+
+
+class CacheError(RuntimeError):
+    """The cache folder cannot be written, or another process holds an entry too long."""
 
 
 def default_cache_dir() -> Path:
@@ -105,21 +125,77 @@ class ResultCache:
         return result
 
     def store(self, experiment: str, params: Mapping[str, Any], result: Any) -> Path:
-        """Write ``result`` (JSON-ready) atomically and return its path."""
+        """Write ``result`` (JSON-ready) atomically and return its path.
+
+        Raises :class:`CacheError` when the folder cannot be written (the file is then
+        unchanged).
+        """
         path = self.path(experiment, params)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"key": self._key(experiment, params), "result": result}, indent=1,
                           sort_keys=True, allow_nan=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-",
+                                       suffix=".json")
+        except OSError as exc:
+            raise unwritable(path.parent, exc) from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise unwritable(path.parent, exc) from exc
             raise
         return path
+
+    def check_writable(self, experiment: str) -> None:
+        """Raise :class:`CacheError` unless the folder of ``experiment`` can be written."""
+        folder = self.root / experiment
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder, prefix=f".tmp-{os.getpid()}-"):
+                pass
+        except OSError as exc:
+            raise unwritable(folder, exc) from exc
+
+    @contextlib.contextmanager
+    def locked(self, experiment: str, params: Mapping[str, Any],
+               wait_s: float | None = None) -> Iterator[None]:
+        """Hold the entry's lock: other processes asking for the same entry wait meanwhile.
+
+        The wait is bounded by ``wait_s`` (default :data:`LOCK_WAIT_S`); a holder that dies
+        frees the lock at once.
+        """
+        path = self.path(experiment, params)
+        lock = path.with_name(f".{path.stem}.lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise unwritable(path.parent, exc) from exc
+        try:
+            deadline = time.monotonic() + (LOCK_WAIT_S if wait_s is None else wait_s)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise CacheError(
+                            f"another process has held {lock} for longer than "
+                            f"{LOCK_WAIT_S if wait_s is None else wait_s:.0f} s while "
+                            f"measuring {experiment!r}; end it (see `fuser {lock}`) or point "
+                            f"MPGUIDE_CACHE_DIR elsewhere.") from None
+                    time.sleep(LOCK_POLL_S)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def get_or_measure(self, experiment: str, params: Mapping[str, Any],
                        measure: Callable[..., Any], *, fresh: bool = False) -> Any:
@@ -132,14 +208,42 @@ class ResultCache:
             cached = self.load(experiment, params)
             if cached is not None:
                 return cached
-        result = measure(**params)
-        self.store(experiment, params, result)
+        self.check_writable(experiment)  # before minutes of measuring, not after
+        waited_since = time.time()
+        with self.locked(experiment, params):
+            path = self.path(experiment, params)
+            if path.exists() and path.stat().st_mtime >= waited_since:
+                # Another process measured it while this one waited for the lock.
+                cached = self.load(experiment, params)
+                if cached is not None:
+                    return cached
+            result = measure(**params)
+            self.store(experiment, params, result)
         return result
 
     def _key(self, experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"experiment": experiment, "params": json.loads(_canonical(params)),
                 "fingerprint": self.fingerprint, "mpguide_version": __version__,
                 **_context()}
+
+
+def unwritable(folder: Path, exc: OSError) -> CacheError:
+    """The :class:`CacheError` for a cache folder that cannot be written."""
+    return CacheError(
+        f"mpguide cannot write its result cache in {folder} ({exc.strerror or exc}): free "
+        f"some disk space or make that folder writable, or point MPGUIDE_CACHE_DIR at a "
+        f"writable folder.")
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the temporary files of writers that died before renaming them."""
+    import psutil
+
+    for tmp in folder.glob(".tmp-*"):
+        pid = tmp.name.split("-")[1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def fresh_since() -> float:

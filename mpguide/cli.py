@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import compare, config, executors, pools, runner, timing
+from mpguide import cache, compare, config, executors, pools, runner, timing
 from mpguide._version import __version__
 from mpguide.profiler import (
     DEFAULT_PROFILE_TIMEOUT,
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 #: Exceptions reported as one clear message (exit status 2) instead of a traceback.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     config.ConfigError, pools.PoolError, runner.FreshInterpreterError, timing.TimingError,
-    OSError, ValueError,
+    cache.CacheError, OSError, ValueError,
 )
 
 

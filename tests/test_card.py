@@ -59,6 +59,17 @@ def test_cli_bad_start_method_is_one_clear_line() -> None:
     assert lines[0].startswith("mpguide: error: start method 'fork-please' is not available")
 
 
+def test_cli_unwritable_cache_is_one_clear_line_before_probing() -> None:
+    done = run_cli("machine", "--json", env={"MPGUIDE_CACHE_DIR": "/sys/mpguide-cache"})
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "probing" not in done.stderr  # refused before a minute of measuring
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("mpguide: error: mpguide cannot write its result cache in "
+                               "/sys/mpguide-cache")
+
+
 def test_cli_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main([])
