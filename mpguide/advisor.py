@@ -3,9 +3,11 @@
 :func:`advise` profiles a function on a small sample of its items (a few seconds at most, in a
 child process, every wait bounded: :mod:`mpguide.profiler`), feeds the profile and the machine
 card's probes to the cost model (:mod:`mpguide.model`), predicts the wall time of every
-configuration of a grid (workers x chunksize x start method, plus a thread pool), and
-recommends one: a ``multiprocessing.Pool`` configuration, a thread pool, or the plain loop when
-nothing beats it. The notes name the cost that dominates and the guide page about it. The
+configuration of a grid (workers x chunksize x start method, plus a thread pool, plus the
+installed peers: joblib, mpire and Dask, :mod:`mpguide.peer_model`), and recommends one: a
+``multiprocessing.Pool`` configuration, a thread pool, a peer where it is predicted clearly
+faster than both, or the plain loop when nothing beats it. The notes name the cost that
+dominates and the guide page about it, and put the best peer beside the best Pool. The
 package exports the function as ``mpguide.advise``.
 
 The same runs from a shell (:mod:`mpguide.cli`)::
@@ -35,11 +37,13 @@ from mpguide import config
 from mpguide.executors import default_chunksize
 from mpguide.model import (
     MachineCosts,
+    PeerCosts,
     Prediction,
     Profile,
     predict,
     predict_threads,
 )
+from mpguide.peer_model import predict_peer
 from mpguide.profiler import (
     DEFAULT_TIME_BUDGET,
     AdviceError,  # noqa: F401  (re-exported: what advise() raises)
@@ -53,10 +57,12 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-#: A parallel configuration must be predicted this much faster than the loop to be recommended;
-#: below it the gain is within the model's error on the validation workloads
-#: (tests/benchmarks/bench_advisor.py).
+#: A parallel configuration must be predicted this much faster than the loop to be recommended,
+#: and a peer this much faster than the best Pool or thread pool; below it the gain is within
+#: the model's error on the validation workloads (tests/benchmarks/bench_advisor.py).
 MIN_SPEEDUP = 1.1
+#: The peers the advisor predicts, by tool name (those installed and measured).
+PEER_TOOLS = ("joblib", "mpire", "dask")
 #: Start methods whose predictions lie within this factor of the fastest count as equal, and
 #: the platform's default start method is then preferred (it needs no ``get_context`` change).
 START_METHOD_TOLERANCE = 1.05
@@ -76,7 +82,10 @@ PAGES = {
 
 @dataclasses.dataclass(frozen=True)
 class Recommendation:
-    """What to use: ``tool`` is ``"pool"``, ``"threads"`` or ``"serial"``."""
+    """What to use: ``tool`` is ``"pool"``, ``"threads"``, ``"serial"`` or a peer
+    (``"joblib"``, ``"mpire"``, ``"dask"``; ``chunksize`` ``None`` is then the tool's own
+    rule, ``start_method`` is set for mpire only, and joblib's and Dask's BLAS caps are their
+    own, not ``blas_threads``)."""
 
     tool: str
     workers: int
@@ -91,8 +100,8 @@ class Recommendation:
 class Advice:
     """The advisor's answer: profile, prediction grid, recommendation and notes.
 
-    ``predictions`` holds every pool configuration and the thread pools; ``metadata`` is the
-    machine record the figure caption is made from.
+    ``predictions`` holds every pool configuration, the thread pools and the peers'
+    configurations; ``metadata`` is the machine record the figure caption is made from.
     """
 
     function: str
@@ -115,11 +124,7 @@ class Advice:
             "per_item_s": self.profile.per_item_s,
             "arg_bytes": self.profile.arg_bytes,
             "result_bytes": self.profile.result_bytes,
-            "predictions": [
-                {"workers": p.workers, "chunksize": p.chunksize, "start_method": p.start_method,
-                 "predicted_s": p.predicted_s}
-                for p in self.predictions if p.tool == "pool"
-            ],
+            "predictions": [_json_row(p) for p in self.predictions if p.tool != "threads"],
             "recommendation": dataclasses.asdict(self.recommendation),
             "notes": list(self.notes),
         }
@@ -192,6 +197,8 @@ class Advice:
             return ("from multiprocessing.pool import ThreadPool\n\n"
                     f"with ThreadPool({rec.workers}) as pool:\n"
                     f"    results = pool.map({name}, items, chunksize={rec.chunksize})")
+        if rec.tool in PEER_TOOLS:
+            return _peer_snippet(rec, name)
         init = ""
         if rec.blas_threads:
             init = (", initializer=limit_blas_threads,\n"
@@ -223,8 +230,9 @@ class Advice:
                     label=f"Pool({workers})")
         ax.axhline(self.serial_s, color="black", ls="--", label="plain loop")
         rec = self.recommendation
+        chunk = "its own" if rec.chunksize is None else rec.chunksize
         ax.set_title(f"{self.function}: recommended {rec.tool}"
-                     + (f", {rec.workers} workers, chunksize {rec.chunksize}"
+                     + (f", {rec.workers} workers, chunksize {chunk}"
                         if rec.tool != "serial" else "")
                      + f" (predicted {rec.predicted_speedup:.2f}x)", fontsize=10)
         if rec.tool == "pool" and rec.chunksize is not None:  # a pool always has one
@@ -237,6 +245,47 @@ class Advice:
         ax.legend(fontsize=8)
         return add_caption(ax.figure, dict(self.metadata) or machine.collect_metadata(),
                            start_method=method)
+
+
+def _json_row(p: Prediction) -> dict[str, Any]:
+    """One row of ``advise --json``'s ``predictions``: a plain Pool configuration has exactly
+    four keys; a capped one names its ``blas_threads``, a peer its ``tool``."""
+    row: dict[str, Any] = {"workers": p.workers, "chunksize": p.chunksize,
+                           "start_method": p.start_method, "predicted_s": p.predicted_s}
+    if p.tool != "pool":
+        row["tool"] = p.tool
+    if p.blas_threads is not None:
+        row["blas_threads"] = p.blas_threads
+    return row
+
+
+def _peer_snippet(rec: Recommendation, name: str) -> str:
+    """Python code that runs ``name`` over ``items`` as the peer recommendation says."""
+    chunk = rec.chunksize
+    if rec.tool == "joblib":
+        batch = '"auto"' if chunk is None else chunk
+        return ("from joblib import Parallel, delayed\n\nif __name__ == \"__main__\":\n"
+                f"    results = Parallel(n_jobs={rec.workers}, batch_size={batch})(\n"
+                f"        delayed({name})(item) for item in items)")
+    if rec.tool == "mpire":
+        size = "" if chunk is None else f", chunk_size={chunk}"
+        return ("from mpire import WorkerPool\n\nif __name__ == \"__main__\":\n"
+                f"    with WorkerPool(n_jobs={rec.workers}, start_method={rec.start_method!r})"
+                f" as pool:\n"
+                f"        results = pool.map({name}, [(item,) for item in items]{size})")
+    if chunk is None:
+        submit = (f"        futures = client.map({name}, items, pure=False)\n"
+                  "        results = client.gather(futures)")
+    else:
+        submit = (f"        futures = client.map(partial(apply_chunk, {name}), "
+                  f"chunks(items, {chunk}), pure=False)\n"
+                  "        results = [r for part in client.gather(futures) for r in part]")
+    head = "" if chunk is None else ("from functools import partial\n\n"
+                                     "from mpguide.peers import apply_chunk, chunks\n")
+    return (f"{head}from distributed import Client, LocalCluster\n\n"
+            "if __name__ == \"__main__\":\n"
+            f"    with LocalCluster(n_workers={rec.workers}, threads_per_worker=1) as cluster, "
+            "Client(cluster) as client:\n" + submit)
 
 
 def chunk_candidates(n_items: int, workers: int) -> list[int]:
@@ -278,10 +327,44 @@ def machine_probes() -> dict[str, Any]:
     return probes
 
 
+def machine_peer_costs() -> dict[str, dict[str, Any]]:
+    """The installed peers' costs (measured once per machine and cached, like the card)."""
+    from mpguide import peer_probes
+
+    return peer_probes.peer_card()
+
+
+def peer_predictions(prof: Profile, costs: MachineCosts,
+                     peer_costs: Mapping[str, Mapping[str, Any]],
+                     max_workers: int) -> list[Prediction]:
+    """Every configuration of every peer in ``peer_costs``: its own chunking (``None``) and
+    the chunksizes tried for Pool (Dask's chunksize 1 is its per-item default).
+
+    Examples
+    --------
+    >>> from mpguide.costs import EXAMPLE_PEER_COSTS, EXAMPLE_PROBES
+    >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
+    >>> grid = peer_predictions(Profile(n_items=100, per_item_s=1e-3), costs,
+    ...                         EXAMPLE_PEER_COSTS, max_workers=2)
+    >>> sorted({p.tool for p in grid}), sum(p.chunksize is None for p in grid)
+    (['dask', 'joblib', 'mpire'], 6)
+    """
+    predictions = []
+    for tool, record in peer_costs.items():
+        peer = PeerCosts.from_record(record)
+        for workers in worker_candidates(max_workers):
+            sizes = [c for c in chunk_candidates(prof.n_items, workers)
+                     if tool != "dask" or c > 1]
+            predictions += [predict_peer(prof, costs, peer, workers=workers, chunksize=c)
+                            for c in (None, *sizes)]
+    return predictions
+
+
 def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
            start_methods: Sequence[str] | None = None, max_workers: int | None = None,
            time_budget: float = DEFAULT_TIME_BUDGET, timeout: float | None = None,
            probes: Mapping[str, Any] | None = None,
+           peer_costs: Mapping[str, Mapping[str, Any]] | None = None,
            metadata: Mapping[str, Any] | None = None,
            measure_free_cores: bool = True) -> Advice:
     """Profile ``func`` on a sample of ``items``, predict every configuration, recommend one.
@@ -301,6 +384,10 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
         Seconds of profiling, and the bound on the profiling run (a stuck function fails).
     probes
         The machine card's ``probes`` (default: :func:`machine_probes`).
+    peer_costs
+        The peers' measured costs by tool name (:func:`mpguide.peer_probes.peer_card`;
+        default: :func:`machine_peer_costs` when ``probes`` is the card's too, none when
+        ``probes`` is given); ``{}`` considers no peer.
     metadata
         Machine record for the figure caption (default: collected).
     measure_free_cores
@@ -332,6 +419,9 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
     ]
     predictions += [predict_threads(prof, costs, workers=w)
                     for w in worker_candidates(max_workers) if w > 1]
+    if peer_costs is None:
+        peer_costs = machine_peer_costs() if probes is None else {}
+    predictions += peer_predictions(prof, costs, peer_costs, max_workers)
     recommendation = recommend(prof, predictions, preferred)
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}"
     return Advice(function=name, profile=prof, costs=costs, predictions=tuple(predictions),
@@ -345,7 +435,9 @@ def recommend(prof: Profile, predictions: Sequence[Prediction],
     """Pick the fastest configuration, or the loop when none is :data:`MIN_SPEEDUP` faster.
 
     Among start methods within :data:`START_METHOD_TOLERANCE` of the fastest, the preferred
-    (platform default) one wins.
+    (platform default) one wins. A peer is picked only when it is predicted
+    :data:`MIN_SPEEDUP` times faster than the best Pool or thread pool: the standard library
+    needs no extra package, and a smaller gain is within the model's error.
     """
     pool = [p for p in predictions if p.tool == "pool"]
     best = min(pool, key=lambda p: p.predicted_s)
@@ -359,13 +451,21 @@ def recommend(prof: Profile, predictions: Sequence[Prediction],
         best_threads = min(threads, key=lambda p: p.predicted_s)
         if best_threads.predicted_s < best.predicted_s:
             best = best_threads
+    peer = _best_peer(predictions)
+    if peer is not None and peer.predicted_s * MIN_SPEEDUP <= best.predicted_s:
+        best = peer
     serial = prof.serial_s
     if best.predicted_s * MIN_SPEEDUP > serial:
         return Recommendation("serial", 1, None, None, None, serial, 1.0)
     return Recommendation(best.tool, best.workers, best.chunksize,
-                          best.start_method if best.tool == "pool" else None,
+                          best.start_method if best.tool in ("pool", "mpire") else None,
                           best.blas_threads if best.tool == "pool" else None,
                           best.predicted_s, serial / best.predicted_s)
+
+
+def _best_peer(predictions: Sequence[Prediction]) -> Prediction | None:
+    peers = [p for p in predictions if p.tool in PEER_TOOLS]
+    return min(peers, key=lambda p: p.predicted_s) if peers else None
 
 
 def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction],
@@ -377,8 +477,10 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
               f"{prof.result_bytes:.0f} B per result pickled; the loop is predicted to take "
               f"{prof.serial_s:.3g} s.")]
     pool = min((p for p in predictions if p.tool == "pool"), key=lambda p: p.predicted_s)
-    terms = pool.terms()
-    dominant = pool.dominant()
+    peer = _best_peer(predictions)
+    chosen = peer if peer is not None and rec.tool == peer.tool else pool
+    terms = chosen.terms()
+    dominant = chosen.dominant()
     if rec.tool == "serial":
         notes.append(
             f"Don't parallelize this: the best Pool ({_workers(pool.workers)}, chunksize "
@@ -392,7 +494,9 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
             f"efficiency), and threads need no pickling and no process start-up "
             f"({PAGES['serialization']}).")
     else:
-        notes.append(_dominant_note(dominant, terms[dominant], prof, pool))
+        notes.append(_dominant_note(dominant, terms[dominant], prof, chosen))
+    if peer is not None:
+        notes.append(_peer_note(pool, peer, rec))
     if prof.blas_threads and rec.tool == "pool":
         cap = rec.blas_threads or 1
         notes.append(
@@ -412,6 +516,27 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
             f"{rec.start_method} every worker re-imports your __main__, so heavy imports there "
             f"add to it ({PAGES['startup']}).")
     return notes
+
+
+def _peer_note(pool: Prediction, peer: Prediction, rec: Recommendation) -> str:
+    """The best peer's prediction beside the best Pool's, and why it is (not) recommended."""
+    from mpguide.peer_probes import peer_spec
+
+    label = peer_spec(peer.tool, peer.workers, peer.chunksize,
+                      peer.start_method if peer.tool == "mpire" else None).label
+    ours, theirs = pool.terms(), peer.terms()
+    head = (f"Best other tool: {label}, predicted at {peer.predicted_s:.3g} s (start-up "
+            f"{peer.startup_s:.3g} s) against {pool.predicted_s:.3g} s for the best Pool "
+            f"({_workers(pool.workers)}, chunksize {pool.chunksize}, {pool.start_method})")
+    if rec.tool == peer.tool:
+        saved = max(ours, key=lambda t: ours[t] - theirs[t])
+        return (f"{head}: recommended, being over {MIN_SPEEDUP:g}x faster; it saves most on "
+                f"{saved} ({ours[saved]:.3g} s against {theirs[saved]:.3g} s).")
+    costly = max(theirs, key=lambda t: theirs[t] - ours[t])
+    why = (f"; its largest extra cost is {costly} ({theirs[costly]:.3g} s against "
+           f"{ours[costly]:.3g} s)" if theirs[costly] > ours[costly] else "")
+    return (f"{head}{why}. A peer is recommended only where it is predicted {MIN_SPEEDUP:g}x "
+            f"faster than the standard library's best.")
 
 
 def _workers(count: int) -> str:

@@ -14,6 +14,12 @@ states its claims), and passes that object to every claim it registers. The regi
 claims of the modules imported so far; the guide's own list of chapter modules, and their
 order, belong to the guide, not to this module.
 
+A result that is certain by construction or by an API's guarantee (a deadlock built to
+happen, an order the API promises) is no claim: no machine can fail it. It is registered with
+:func:`demonstration` instead, shown with its own badge ("▶ demonstrated", or "✘ not
+reproduced" where it did not happen) and left out of the claims: :func:`registered` and
+:func:`evaluate_all` select one kind or the other.
+
 Examples
 --------
 >>> from mpguide import claims
@@ -46,6 +52,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ClaimFunction = Callable[[], "Evidence"]
+
+#: The two kinds of registered checks: a claim (a statement some machine can fail, counted on
+#: the claims page) and a demonstration (certain by construction: shown, not counted).
+CLAIM, DEMONSTRATION = "claim", "demonstration"
+
+_BADGES = {(CLAIM, True): "✔ holds", (CLAIM, False): "✘ fails",
+           (DEMONSTRATION, True): "▶ demonstrated", (DEMONSTRATION, False): "✘ not reproduced"}
+_COLORS = {(CLAIM, True): "#1a7f37", (DEMONSTRATION, True): "#0969da"}
+_FAILED_COLOR = "#cf222e"
 
 
 class ClaimError(RuntimeError):
@@ -100,13 +115,15 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Claim:
-    """A registered claim: its identity, where the guide states it, and its check."""
+    """A registered claim (or demonstration, ``kind``): its identity, where the guide states
+    it, and its check."""
 
     claim_id: str
     chapter: str
     page: str
     statement: str
     check: ClaimFunction
+    kind: str = CLAIM
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,7 @@ class Verdict:
 
     ``statement`` is the claim's template filled with ``values``. Jupyter and myst-nb render a
     verdict as HTML (badge, statement, evidence); :meth:`to_markdown` gives the same in Markdown.
+    ``kind`` is :data:`CLAIM` or :data:`DEMONSTRATION`.
     """
 
     claim_id: str
@@ -124,11 +142,25 @@ class Verdict:
     holds: bool
     evidence: str
     values: Mapping[str, Any]
+    kind: str = CLAIM
 
     @property
     def badge(self) -> str:
-        """``"✔ holds"`` or ``"✘ fails"``."""
-        return "✔ holds" if self.holds else "✘ fails"
+        """``"✔ holds"`` or ``"✘ fails"``; a demonstration's ``"▶ demonstrated"`` or
+        ``"✘ not reproduced"``."""
+        return _BADGES[self.kind, self.holds]
+
+    @property
+    def color(self) -> str:
+        """The badge's color: green (holds), blue (demonstrated), red (fails, not
+        reproduced)."""
+        return _COLORS.get((self.kind, self.holds), _FAILED_COLOR)
+
+    @property
+    def css_class(self) -> str:
+        """``mpguide-claim-holds``, ``mpguide-claim-fails``, ``mpguide-demonstration-holds``,
+        ..."""
+        return f"mpguide-{self.kind}-{'holds' if self.holds else 'fails'}"
 
     @property
     def anchor(self) -> str:
@@ -141,10 +173,9 @@ class Verdict:
 
     def to_html(self) -> str:
         """The verdict as a self-styled HTML block (inline styles, so notebooks render it too)."""
-        state = "holds" if self.holds else "fails"
-        color = "#1a7f37" if self.holds else "#cf222e"
+        color = self.color
         return (
-            f'<div class="mpguide-claim mpguide-claim-{state}" id="{html.escape(self.anchor)}" '
+            f'<div class="mpguide-claim {self.css_class}" id="{html.escape(self.anchor)}" '
             f'style="border-left: 4px solid {color}; padding: 0.4em 0.8em; margin: 0.6em 0;">'
             f'<span class="mpguide-claim-badge" style="background: {color}; color: #fff; '
             f'border-radius: 0.8em; padding: 0.1em 0.6em; font-weight: 600; '
@@ -180,11 +211,9 @@ class VerdictTable:
         rows = []
         for v in self.verdicts:
             href = html.escape(f"{self.link_prefix}{v.page}.html#{v.anchor}")
-            state = "holds" if v.holds else "fails"
-            color = "#1a7f37" if v.holds else "#cf222e"
             rows.append(
-                f'<tr class="mpguide-claim-{state}">'
-                f'<td style="color: {color}; font-weight: 600; white-space: nowrap;">{v.badge}'
+                f'<tr class="{v.css_class}">'
+                f'<td style="color: {v.color}; font-weight: 600; white-space: nowrap;">{v.badge}'
                 f"</td><td>{html.escape(v.chapter)}</td>"
                 f"<td>{html.escape(v.statement)}<br><small><em>Evidence:</em> "
                 f"{html.escape(v.evidence)}</small></td>"
@@ -286,6 +315,36 @@ def claim(claim_id: str, *, chapter: Chapter,
     True
     >>> unregister("doctest-decorator")
     """
+    return _registrar(claim_id, chapter, statement, CLAIM)
+
+
+def demonstration(claim_id: str, *, chapter: Chapter,
+                  statement: str) -> Callable[[ClaimFunction], ClaimFunction]:
+    """Register the decorated function as the check of a demonstration: like :func:`claim`,
+    for a result certain by construction or by an API's guarantee. Its verdict says whether
+    it was reproduced; it is not counted among the claims.
+
+    Examples
+    --------
+    >>> DEMO = Chapter(name="demo", page="index", title="A demo chapter")
+    >>> @demonstration("doctest-demonstration", chapter=DEMO,
+    ...                statement="sorted() returned {out}.")
+    ... def _sorted() -> Evidence:
+    ...     out = sorted([3, 1, 2])
+    ...     return Evidence(out == [1, 2, 3], {"out": out}, "The API promises it.")
+    >>> print(show("doctest-demonstration"))
+    [▶ demonstrated] sorted() returned [1, 2, 3]. Evidence: The API promises it.
+    >>> "doctest-demonstration" in registered(kind=DEMONSTRATION)
+    True
+    >>> "doctest-demonstration" in registered(kind=CLAIM)
+    False
+    >>> unregister("doctest-demonstration")
+    """
+    return _registrar(claim_id, chapter, statement, DEMONSTRATION)
+
+
+def _registrar(claim_id: str, chapter: Chapter, statement: str,
+               kind: str) -> Callable[[ClaimFunction], ClaimFunction]:
     if not claim_id or not all(c.isalnum() or c == "-" for c in claim_id):
         raise ClaimError(f"claim id {claim_id!r} must be letters, digits and '-' only")
     if not isinstance(chapter, Chapter):
@@ -297,7 +356,8 @@ def claim(claim_id: str, *, chapter: Chapter,
         if previous is not None and _origin(previous.check) != _origin(func):
             raise ClaimError(f"claim id {claim_id!r} is registered twice: by "
                              f"{_origin(previous.check)} and by {_origin(func)}")
-        _REGISTRY[claim_id] = Claim(claim_id, chapter.name, chapter.page, statement, func)
+        _REGISTRY[claim_id] = Claim(claim_id, chapter.name, chapter.page, statement, func,
+                                    kind)
         return func
 
     return register
@@ -308,10 +368,12 @@ def unregister(claim_id: str) -> None:
     _REGISTRY.pop(claim_id, None)
 
 
-def registered(chapter: str | None = None) -> dict[str, Claim]:
-    """Claims registered so far (by the modules imported so far), of one chapter if given
-    (its name), by id in registration order."""
-    return {cid: c for cid, c in _REGISTRY.items() if chapter is None or c.chapter == chapter}
+def registered(chapter: str | None = None, kind: str | None = None) -> dict[str, Claim]:
+    """Claims and demonstrations registered so far (by the modules imported so far), by id in
+    registration order: of one chapter if given (its name), of one ``kind`` if given
+    (:data:`CLAIM` or :data:`DEMONSTRATION`)."""
+    return {cid: c for cid, c in _REGISTRY.items()
+            if (chapter is None or c.chapter == chapter) and (kind is None or c.kind == kind)}
 
 
 def evaluate(claim_id: str) -> Verdict:
@@ -346,13 +408,15 @@ def evaluate(claim_id: str) -> Verdict:
                          f"{dict(evidence.values)!r} ({type(exc).__name__}: {exc})") from exc
     return Verdict(claim_id=claim_id, chapter=registered_claim.chapter,
                    page=registered_claim.page, statement=statement, holds=evidence.holds,
-                   evidence=evidence.evidence, values=evidence.values)
+                   evidence=evidence.evidence, values=evidence.values,
+                   kind=registered_claim.kind)
 
 
-def evaluate_all(chapter: str | None = None, ids: Iterable[str] | None = None) -> list[Verdict]:
-    """Verdicts of the claims ``ids`` (default: every registered one, of ``chapter`` if
-    given, in registration order)."""
-    return [evaluate(cid) for cid in (registered(chapter) if ids is None else ids)]
+def evaluate_all(chapter: str | None = None, ids: Iterable[str] | None = None,
+                 kind: str | None = CLAIM) -> list[Verdict]:
+    """Verdicts of the claims ``ids`` (default: every registered one of ``kind``, of
+    ``chapter`` if given, in registration order; ``kind=None``: demonstrations too)."""
+    return [evaluate(cid) for cid in (registered(chapter, kind) if ids is None else ids)]
 
 
 def show(claim_id: str) -> Verdict:
@@ -371,10 +435,11 @@ def show(claim_id: str) -> Verdict:
     return evaluate(claim_id)
 
 
-def show_all(chapter: str | None = None, link_prefix: str = "") -> VerdictTable:
-    """Evaluate every registered claim (of one chapter if given) and render them as one
-    linked table."""
-    return VerdictTable(tuple(evaluate_all(chapter)), link_prefix)
+def show_all(chapter: str | None = None, link_prefix: str = "",
+             kind: str | None = CLAIM) -> VerdictTable:
+    """Evaluate every registered claim (of one chapter if given; demonstrations with
+    ``kind=DEMONSTRATION``) and render them as one linked table."""
+    return VerdictTable(tuple(evaluate_all(chapter, kind=kind)), link_prefix)
 
 
 def frame(verdicts: Iterable[Verdict]) -> pd.DataFrame:

@@ -212,7 +212,8 @@ def render_text(advice: Advice, verify: str | None = None, timeline: str | None 
     if rec.tool == "serial":
         head = "Recommendation: keep the plain loop (no parallel configuration wins)."
     else:
-        head = (f"Recommendation: {rec.tool}, {rec.workers} workers, chunksize {rec.chunksize}"
+        chunks = "automatic batches" if rec.chunksize is None else f"chunksize {rec.chunksize}"
+        head = (f"Recommendation: {rec.tool}, {rec.workers} workers, {chunks}"
                 + (f", start method {rec.start_method}" if rec.start_method else "")
                 + (f", BLAS capped to {rec.blas_threads} thread(s) per worker"
                    if rec.blas_threads else "")

@@ -5,8 +5,9 @@ The model predicts what a plain script pays for::
     with ctx.Pool(w) as pool:
         pool.map(func, items, chunksize=c)
 
-from two inputs: the machine's overhead probes (:class:`MachineCosts`, built from the machine
-card's ``probes``) and a short profile of the function (:class:`Profile`, filled by
+from two inputs: the machine's overhead probes (:class:`~mpguide.costs.MachineCosts`, built
+from the machine card's ``probes``; :mod:`mpguide.costs`, whose names this module re-exports)
+and a short profile of the function (:class:`Profile`, filled by
 :func:`mpguide.profiler.profile`). Nothing in it is fitted to a workload: every constant is a
 probe of the machine card, a measurement of the profile, or ``multiprocessing``'s own rule
 (Pool's default chunksize), and each one says where it came from.
@@ -28,7 +29,9 @@ The shape of the prediction, for ``n`` items on ``cores`` usable cores:
 
 ``predicted_s = startup_s + max(parent path, worker path, total CPU / cores)``, where the
 start-up term also holds the first chunk's arguments and the last chunk's results, whose
-transfer overlaps with nothing.
+transfer overlaps with nothing. :func:`predict_chunks` computes these terms for any chunking
+and any executor's overheads: Pool's (:func:`predict`) and the peers'
+(:mod:`mpguide.peer_model`).
 
 Examples
 --------
@@ -47,30 +50,22 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mpguide.costs import (
+    EXAMPLE_PEER_COSTS,
+    EXAMPLE_PROBES,
+    MachineCosts,
+    ModelError,
+    PeerCosts,
+    fit_chunk_overhead,
+)
 from mpguide.executors import default_chunksize
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
-
-#: Probes of a typical 2-core Linux box, for examples and tests only (never used to predict
-#: unless passed explicitly): the shape of ``mpguide.card.machine_card()["probes"]``.
-EXAMPLE_PROBES: dict[str, Any] = {
-    "pool_start_stop_s": {"fork": 0.006, "spawn": 0.05, "forkserver": 0.025},
-    "pool_workers": 2,
-    "apply_round_trip_s": 1e-4,
-    "map_item_overhead_s": 2e-5,
-    "map_item_overhead_by_chunksize_s": {"1": 2e-5, "10": 3e-6, "100": 6e-7, "1000": 2e-7},
-    "pickle_dumps_bytes_per_s": 1.5e9,
-    "pickle_loads_bytes_per_s": 2.5e9,
-    "memcpy_bytes_per_s": 5e9,
-    "pipe_bytes_per_s": 1e9,
-    "pipe_round_trip_s": 3e-5,
-    "shm_create_attach_s": 1e-4,
-}
 
 #: Above this many chunks the greedy schedule is not simulated chunk by chunk: the tail is then
 #: at most one chunk out of thousands (a bound on the model's own run time, not a measurement).
@@ -80,166 +75,6 @@ MAX_SIMULATED_CHUNKS = 20_000
 #: treated as a trend along the input (sorted or growing work) rather than random spread.
 #: With 8+ sampled items, independent costs rarely reach it (a significance bound, not a fit).
 TREND_RANK_CORRELATION = 0.6
-
-
-class ModelError(ValueError):
-    """The probes or the profile cannot feed the model (missing key, impossible value)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class MachineCosts:
-    """The machine's overhead constants, as the model uses them.
-
-    Built by :meth:`from_probes` from the machine card's ``probes``; every field names the probe
-    that measured it.
-    """
-
-    #: Usable cores of this machine (``machine.usable_cpus``).
-    cores: int
-    #: Pool start+stop seconds per start method, with :attr:`probe_workers` workers
-    #: (probe ``pool_start_stop_s``).
-    start_stop_s: Mapping[str, float]
-    #: Workers of the pool the start-up and map probes used (probe ``pool_workers``).
-    probe_workers: int
-    #: Parent-side seconds per chunk, fitted to ``map_item_overhead_by_chunksize_s``.
-    chunk_overhead_s: float
-    #: Parent-side seconds per item beyond the chunk cost, same fit.
-    item_overhead_s: float
-    #: Bytes per second through a pipe between two processes (probe ``pipe_bytes_per_s``).
-    pipe_bytes_per_s: float
-    #: ``pickle.dumps`` and ``pickle.loads`` bytes per second (probes of the same names), used
-    #: only when the profile did not time pickling itself.
-    pickle_dumps_bytes_per_s: float
-    pickle_loads_bytes_per_s: float
-    #: Cores' worth of CPU this process could get when the advisor ran (measured by
-    #: :func:`mpguide.profiler.pool_now`; ``None``: all of :attr:`cores`). On a shared machine
-    #: other jobs take the rest, and the workers share what is left.
-    free_cores: float | None = None
-
-    def updated(self, now: Any) -> MachineCosts:
-        """These costs corrected by a pool the advisor started just now
-        (:class:`mpguide.profiler.PoolNow`): its free cores, and its start-up. The card's
-        start-up of every start method is scaled by the ratio measured for ``now``'s method,
-        so the methods keep the card's proportions while the level follows this moment and
-        this ``__main__``.
-
-        Examples
-        --------
-        >>> from types import SimpleNamespace
-        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
-        >>> now = SimpleNamespace(workers=2, start_method="spawn", free_cores=1.5,
-        ...                       start_stop_s=0.1)
-        >>> fresh = costs.updated(now)
-        >>> fresh.free_cores, fresh.start_stop_s["spawn"], fresh.start_stop_s["fork"]
-        (1.5, 0.1, 0.012)
-        """
-        predicted = self.startup_s(now.start_method, now.workers)
-        factor = now.start_stop_s / predicted if predicted > 0 else 1.0
-        return dataclasses.replace(
-            self, free_cores=now.free_cores,
-            start_stop_s={m: s * factor for m, s in self.start_stop_s.items()})
-
-    @property
-    def parallelism(self) -> float:
-        """Cores the workers can really run on: :attr:`free_cores`, at most :attr:`cores`."""
-        if self.free_cores is None:
-            return float(self.cores)
-        return min(float(self.cores), max(1.0, self.free_cores))
-
-    @classmethod
-    def from_probes(cls, probes: Mapping[str, Any], cores: int,
-                    free_cores: float | None = None) -> MachineCosts:
-        """Derive the model's constants from a machine card's ``probes`` dict.
-
-        The per-item map overhead ``o(c)`` measured at chunksizes ``c`` is split into a cost
-        per chunk ``a`` and per item ``b`` (``o(c) = a / c + b``) by least squares on relative
-        error, so a chunksize the probe never ran is interpolated on a curve of the right
-        shape, not on a straight line.
-
-        Examples
-        --------
-        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
-        >>> 1.5e-5 < costs.chunk_overhead_s < 2.5e-5, costs.item_overhead_s < 1e-6
-        (True, True)
-        >>> MachineCosts.from_probes({}, cores=2)
-        Traceback (most recent call last):
-        ...
-        mpguide.model.ModelError: the machine card's probes lack 'pool_start_stop_s'; ...
-        """
-        required = ("pool_start_stop_s", "pool_workers", "pipe_bytes_per_s",
-                    "pickle_dumps_bytes_per_s", "pickle_loads_bytes_per_s")
-        for key in required:
-            if key not in probes:
-                raise ModelError(f"the machine card's probes lack {key!r}; re-run "
-                                 f"`python -m mpguide machine` with this mpguide version.")
-        by_chunk = probes.get("map_item_overhead_by_chunksize_s") or {
-            "1": probes["map_item_overhead_s"]}
-        chunk_s, item_s = fit_chunk_overhead(
-            {int(c): float(v) for c, v in by_chunk.items()})
-        return cls(
-            cores=max(1, int(cores)),
-            start_stop_s={m: float(s) for m, s in probes["pool_start_stop_s"].items()},
-            probe_workers=max(1, int(probes["pool_workers"])),
-            chunk_overhead_s=chunk_s,
-            item_overhead_s=item_s,
-            pipe_bytes_per_s=float(probes["pipe_bytes_per_s"]),
-            pickle_dumps_bytes_per_s=float(probes["pickle_dumps_bytes_per_s"]),
-            pickle_loads_bytes_per_s=float(probes["pickle_loads_bytes_per_s"]),
-            free_cores=free_cores,
-        )
-
-    def startup_s(self, start_method: str, workers: int) -> float:
-        """Pool start+stop for ``workers`` workers.
-
-        The probe started :attr:`probe_workers` children. Under ``fork`` the parent copies
-        itself once per worker, one after the other, so the cost grows with the workers.
-        Under ``spawn`` and ``forkserver`` each child imports the interpreter and the main
-        module itself, in parallel on the cores, so the cost grows with children per core.
-
-        Examples
-        --------
-        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
-        >>> costs.startup_s("spawn", 1), costs.startup_s("spawn", 2), costs.startup_s("spawn", 4)
-        (0.05, 0.05, 0.1)
-        >>> costs.startup_s("fork", 1), costs.startup_s("fork", 4)
-        (0.003, 0.012)
-        """
-        if start_method not in self.start_stop_s:
-            raise ModelError(f"no start-up probe for start method {start_method!r}; the card "
-                             f"has {', '.join(self.start_stop_s)}.")
-        probe = self.start_stop_s[start_method]
-        if start_method == "fork":
-            return probe * workers / self.probe_workers
-        per_child = probe * min(self.probe_workers, self.cores) / self.probe_workers
-        return per_child * workers / min(workers, self.cores)
-
-
-def fit_chunk_overhead(overhead_by_chunksize: Mapping[int, float]) -> tuple[float, float]:
-    """Split per-item map overhead ``o(c)`` into ``a`` per chunk and ``b`` per item.
-
-    Minimises the relative error of ``a / c + b`` against the probe; both stay >= 0.
-
-    Examples
-    --------
-    >>> a, b = fit_chunk_overhead({1: 2.1e-5, 10: 3e-6, 100: 1.2e-6, 1000: 1e-6})
-    >>> round(a * 1e6), round(b * 1e6, 1)
-    (20, 1.0)
-    """
-    import numpy as np
-
-    points = sorted((c, v) for c, v in overhead_by_chunksize.items() if c >= 1 and v > 0)
-    if not points:
-        raise ModelError("the per-item map overhead probe holds no positive value.")
-    if len(points) == 1:
-        c, v = points[0]
-        return v * c, 0.0
-    rows = np.array([[1.0 / (c * v), 1.0 / v] for c, v in points])
-    (a, b), *_ = np.linalg.lstsq(rows, np.ones(len(points)), rcond=None)
-    if b < 0:
-        a, b = float(np.mean([c * v for c, v in points])), 0.0
-    if a < 0:
-        a, b = 0.0, float(np.mean([v for _, v in points]))
-    return float(a), float(b)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -345,11 +180,14 @@ class Profile:
         return abs(_rank_correlation(self.sample_positions, self.sample_costs_s)) \
             >= TREND_RANK_CORRELATION
 
-    def serialization_s(self, costs: MachineCosts) -> tuple[float, float]:
+    def serialization_s(self, costs: MachineCosts,
+                        channel: tuple[float, float] | None = None) -> tuple[float, float]:
         """Seconds per item of (parent-side, worker-side) pickling and transfer.
 
         The parent pickles arguments, unpickles results and pushes both through Pool's single
-        task and result pipes; the workers unpickle arguments and pickle results in parallel.
+        task and result pipes (``channel``: another executor's seconds per argument byte and
+        per result byte instead); the workers unpickle arguments and pickle results in
+        parallel.
         """
         def timed(value: float | None, nbytes: float, rate: float) -> float:
             return value if value is not None else nbytes / rate
@@ -358,8 +196,14 @@ class Profile:
         arg_loads = timed(self.arg_loads_s, self.arg_bytes, costs.pickle_loads_bytes_per_s)
         res_dumps = timed(self.result_dumps_s, self.result_bytes, costs.pickle_dumps_bytes_per_s)
         res_loads = timed(self.result_loads_s, self.result_bytes, costs.pickle_loads_bytes_per_s)
-        pipe = (self.arg_bytes + self.result_bytes) / costs.pipe_bytes_per_s
+        arg_byte, result_byte = channel or _pipes(costs)
+        pipe = self.arg_bytes * arg_byte + self.result_bytes * result_byte
         return arg_dumps + res_loads + pipe, arg_loads + res_dumps
+
+
+def _pipes(costs: MachineCosts) -> tuple[float, float]:
+    """Seconds per argument byte and per result byte through Pool's pipes."""
+    return 1 / costs.pipe_bytes_per_s, 1 / costs.pipe_bytes_per_s
 
 
 def _ranks(values: Sequence[float]) -> NDArray[np.float64]:
@@ -418,7 +262,9 @@ class Prediction:
 
     tool: str
     workers: int
-    chunksize: int
+    #: Items per chunk; ``None`` for a tool's own rule (joblib's ``batch_size="auto"``, mpire's
+    #: default chunking, one Dask task per item).
+    chunksize: int | None
     start_method: str
     blas_threads: int | None
     n_chunks: int
@@ -479,20 +325,53 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
         if blas_threads is None:
             blas_threads = blas_cap(profile, workers, costs.cores)
         threads_per_worker = blas_threads or 1
-    n_chunks = math.ceil(n / chunksize)
+    return predict_chunks(
+        profile, costs, chunksize, tool="pool", workers=workers,
+        chunksize=chunksize, start_method=start_method, blas_threads=blas_threads,
+        threads_per_worker=threads_per_worker, startup_s=costs.startup_s(start_method, workers),
+        chunk_overhead_s=costs.chunk_overhead_s, item_overhead_s=costs.item_overhead_s)
+
+
+def chunk_sizes(n_items: int, chunksize: int) -> list[int]:
+    """Sizes of the chunks ``map`` cuts ``n_items`` into at ``chunksize``, in order.
+
+    >>> chunk_sizes(10, 4)
+    [4, 4, 2]
+    """
+    full, rest = divmod(n_items, chunksize)
+    return [chunksize] * full + ([rest] if rest else [])
+
+
+def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence[int], *,
+                   tool: str, workers: int, chunksize: int | None, start_method: str,
+                   blas_threads: int | None, threads_per_worker: int, startup_s: float,
+                   chunk_overhead_s: float, item_overhead_s: float,
+                   channel: tuple[float, float] | None = None) -> Prediction:
+    """The model's terms for ``chunks`` (one chunksize, or every chunk's size in the order they
+    are handed out to the first free of ``workers`` workers, each running BLAS on
+    ``threads_per_worker`` threads), with an executor's own start+stop and parent-side cost
+    per chunk and per item.
+
+    :func:`predict` is this with Pool's costs; the peers' predictions
+    (:mod:`mpguide.peer_model`) are this with theirs. ``tool``, ``chunksize`` (``None``: the
+    tool's own rule), ``start_method`` and ``blas_threads`` only label the prediction;
+    ``channel`` is the executor's seconds per argument and per result byte (default: Pool's
+    pipes, :meth:`Profile.serialization_s`).
+    """
+    n = profile.n_items
+    n_chunks, first, last = _chunk_shape(chunks, n, workers)
     per_item = profile.per_item_with_blas(threads_per_worker)
-    parent_ser, worker_ser = profile.serialization_s(costs)
-    startup = costs.startup_s(start_method, workers)
-    dispatch = n_chunks * costs.chunk_overhead_s + n * costs.item_overhead_s
+    parent_ser, worker_ser = profile.serialization_s(costs, channel)
+    dispatch = n_chunks * chunk_overhead_s + n * item_overhead_s
     serialization = n * parent_ser
     worker_items = profile.item_costs(per_item) + worker_ser
     compute = n * per_item / workers
-    makespan = schedule_makespan(worker_items, chunksize, workers)
+    makespan = schedule_makespan(worker_items, chunks, workers)
     if workers > 1 and profile.per_item_std_s and not profile.has_trend():
         # Independent costs: the last chunk of each worker ends at a random time; the expected
         # maximum of ``workers`` chunk totals lies about sqrt(2 ln w) deviations above the mean
         # (a Gaussian tail bound), and on average the pool waits for half of that.
-        makespan += (profile.per_item_std_s * math.sqrt(chunksize)
+        makespan += (profile.per_item_std_s * math.sqrt(last)
                      * math.sqrt(2 * math.log(workers)) / 2)
     # The workers finish no earlier than their busiest one (makespan), and no earlier than all
     # the CPU work divided by the cores they really get (cpu_path below): more processes or
@@ -500,40 +379,59 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
     worker_path = makespan
     # The first chunk's arguments travel before any worker can start, and the last chunk's
     # results after every worker has finished: those transfers overlap with nothing.
-    fill_drain = chunksize * (_arg_transfer(profile, costs) + _result_transfer(profile, costs))
+    arg_byte, result_byte = channel or _pipes(costs)
+    fill_drain = first * _arg_transfer(profile, costs, arg_byte) \
+        + last * _result_transfer(profile, costs, result_byte)
     parent_path = dispatch + serialization
     cpu_path = (parent_path + n * (per_item * threads_per_worker + worker_ser)) \
         / costs.parallelism
     steady = max(parent_path, worker_path, cpu_path)
     parent_bound = parent_path >= max(worker_path, cpu_path)
     return Prediction(
-        tool="pool", workers=workers, chunksize=chunksize, start_method=start_method,
-        blas_threads=blas_threads, n_chunks=n_chunks, startup_s=startup + fill_drain,
+        tool=tool, workers=workers, chunksize=chunksize, start_method=start_method,
+        blas_threads=blas_threads, n_chunks=n_chunks, startup_s=startup_s + fill_drain,
         dispatch_s=dispatch, serialization_s=serialization,
         worker_serialization_s=n * worker_ser / workers,
         compute_s=compute, imbalance_s=max(0.0, makespan - compute - n * worker_ser / workers),
         oversubscription_s=0.0 if parent_bound else max(worker_path, cpu_path) - makespan,
-        predicted_s=startup + fill_drain + steady,
+        predicted_s=startup_s + fill_drain + steady,
         bottleneck="parent" if parent_bound else "workers",
     )
 
 
-def _arg_transfer(profile: Profile, costs: MachineCosts) -> float:
-    """Seconds to pickle, send and unpickle one argument."""
+def _chunk_shape(chunks: int | Sequence[int], n_items: int,
+                 workers: int) -> tuple[int, int, int]:
+    """(number of chunks, size of the first, largest of the last round): the last round of
+    chunks decides when the workers finish.
+
+    >>> _chunk_shape(4, 10, 2), _chunk_shape([1, 1, 8], 10, 2)
+    ((3, 4, 4), (3, 1, 8))
+    """
+    if not isinstance(chunks, int):
+        if sum(chunks) != n_items:
+            raise ModelError(f"the chunks hold {sum(chunks)} items, the profile {n_items}.")
+        return len(chunks), chunks[0], max(chunks[-workers:])
+    count = math.ceil(n_items / chunks)
+    rest = n_items - (count - 1) * chunks
+    return count, min(chunks, n_items), rest if workers == 1 or count == 1 else chunks
+
+
+def _arg_transfer(profile: Profile, costs: MachineCosts, per_byte: float) -> float:
+    """Seconds to pickle, send (``per_byte``) and unpickle one argument."""
     dumps = profile.arg_dumps_s if profile.arg_dumps_s is not None \
         else profile.arg_bytes / costs.pickle_dumps_bytes_per_s
     loads = profile.arg_loads_s if profile.arg_loads_s is not None \
         else profile.arg_bytes / costs.pickle_loads_bytes_per_s
-    return dumps + loads + profile.arg_bytes / costs.pipe_bytes_per_s
+    return dumps + loads + profile.arg_bytes * per_byte
 
 
-def _result_transfer(profile: Profile, costs: MachineCosts) -> float:
-    """Seconds to pickle, send and unpickle one result."""
+def _result_transfer(profile: Profile, costs: MachineCosts, per_byte: float) -> float:
+    """Seconds to pickle, send (``per_byte``) and unpickle one result."""
     dumps = profile.result_dumps_s if profile.result_dumps_s is not None \
         else profile.result_bytes / costs.pickle_dumps_bytes_per_s
     loads = profile.result_loads_s if profile.result_loads_s is not None \
         else profile.result_bytes / costs.pickle_loads_bytes_per_s
-    return dumps + loads + profile.result_bytes / costs.pipe_bytes_per_s
+    return dumps + loads + profile.result_bytes * per_byte
 
 
 def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
@@ -574,11 +472,13 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
     )
 
 
-def schedule_makespan(item_costs: Any, chunksize: int, workers: int) -> float:
+def schedule_makespan(item_costs: Any, chunksize: int | Sequence[int], workers: int) -> float:
     """Finish time of the busiest worker when chunks go, in order, to the first free worker.
 
     That is how ``Pool.map`` hands out chunks: one shared task queue, read by whichever worker
-    is idle. Beyond :data:`MAX_SIMULATED_CHUNKS` chunks the tail is bounded analytically.
+    is idle. ``chunksize`` is one size for every chunk, or the size of each chunk in order (an
+    executor whose chunks differ, such as joblib's auto batching). Beyond
+    :data:`MAX_SIMULATED_CHUNKS` chunks the tail is bounded analytically.
 
     Examples
     --------
@@ -586,19 +486,30 @@ def schedule_makespan(item_costs: Any, chunksize: int, workers: int) -> float:
     3.0
     >>> schedule_makespan([1.0] * 10, chunksize=5, workers=4)  # 2 chunks, 2 idle workers
     5.0
+    >>> schedule_makespan([1.0] * 10, chunksize=[1, 1, 8], workers=2)  # the 8 starts at 1
+    9.0
     """
     import numpy as np
 
     costs = np.asarray(item_costs, dtype=float)
-    starts = np.arange(0, len(costs), chunksize)
-    chunks = np.add.reduceat(costs, starts) if len(costs) else np.zeros(0)
-    if len(chunks) == 0:
+    if isinstance(chunksize, int):
+        starts = np.arange(0, len(costs), chunksize)
+    else:
+        starts = np.concatenate([[0], np.cumsum(chunksize)[:-1]]).astype(int)
+    chunk_costs = np.add.reduceat(costs, starts) if len(costs) else np.zeros(0)
+    if len(chunk_costs) == 0:
         return 0.0
     if workers == 1:
-        return float(chunks.sum())
-    if len(chunks) > MAX_SIMULATED_CHUNKS:
-        return float(chunks.sum() / workers + chunks.max() * (1 - 1 / workers))
-    free = [0.0] * min(workers, len(chunks))
-    for chunk in chunks.tolist():
+        return float(chunk_costs.sum())
+    if len(chunk_costs) > MAX_SIMULATED_CHUNKS:
+        return float(chunk_costs.sum() / workers + chunk_costs.max() * (1 - 1 / workers))
+    free = [0.0] * min(workers, len(chunk_costs))
+    for chunk in chunk_costs.tolist():
         heapq.heapreplace(free, free[0] + chunk)
     return float(max(free))
+
+
+__all__ = ["EXAMPLE_PEER_COSTS", "EXAMPLE_PROBES", "MAX_SIMULATED_CHUNKS", "TREND_RANK_CORRELATION",
+           "MachineCosts", "ModelError", "PeerCosts", "Prediction", "Profile", "blas_cap",
+           "chunk_sizes", "fit_chunk_overhead", "predict", "predict_chunks", "predict_threads",
+           "schedule_makespan"]

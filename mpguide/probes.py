@@ -210,7 +210,13 @@ def apply_round_trip(start_method: str | None = None, workers: int | None = None
         "main": current_main()})
 
 
-def _items_for(chunksize: int, n_items: int | None) -> int:
+def map_items(chunksize: int, n_items: int | None = None) -> int:
+    """Items of a map-overhead probe at ``chunksize``: ``n_items`` (default
+    :data:`MAP_ITEMS`) at chunksize 1, more for larger chunksizes, at least ten chunks.
+
+    >>> map_items(1, 200), map_items(10, 200), map_items(1000, 200)
+    (200, 2000, 20000)
+    """
     base = config.scaled(MAP_ITEMS, MAP_ITEMS // 4) if n_items is None else n_items
     return max(base * min(chunksize, MAP_SCALE_LIMIT), 10 * chunksize)
 
@@ -238,8 +244,8 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
     n_pools = config.scaled(*POOLS) if n_pools is None else n_pools
     maps = config.scaled(*MAPS_PER_POOL)
     timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
-    items = {c: list(range(_items_for(c, n_items))) for c in chunksizes}
-    loop = {c: timing.measure_once(_plain_loop, items[c], name="loop").median
+    items = {c: list(range(map_items(c, n_items))) for c in chunksizes}
+    loop = {c: timing.measure_once(plain_loop, items[c], name="loop").median
             for c in chunksizes}
     samples: dict[int, list[float]] = {c: [] for c in chunksizes}
     for index, pool in enumerate(_warm_pools(method, workers, n_pools, timeout)):
@@ -250,12 +256,8 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
                 result = pool.map_async(workloads.noop, items[chunksize], chunksize=chunksize)
                 return pools.wait_result(result, pool, timeout, what="the probe pool")
 
-            result = pool_map()  # warm-up: a fresh pool's first big maps run slower
-            if index == 0:
-                timing.check_same(items[chunksize], result)
-            wall = timing.measure_once(pool_map, name="map", repeats=maps, warmups=0)
-            samples[chunksize] += [(w - loop[chunksize]) / len(items[chunksize])
-                                   for w in wall.samples]
+            samples[chunksize] += overhead_samples(pool_map, items[chunksize], loop[chunksize],
+                                                   repeats=maps, check=index == 0)
     return [
         Measurement("map_item_overhead", tuple(samples[c]), params={
             "start_method": method, "workers": workers, "chunksize": c,
@@ -265,7 +267,29 @@ def map_item_overhead(chunksizes: Sequence[int] = CHUNKSIZES, start_method: str 
     ]
 
 
-def _plain_loop(items: list[int]) -> list[int]:
+def overhead_samples(run_map: Callable[[], list[int]], items: list[int], loop_s: float, *,
+                     repeats: int, check: bool = True) -> list[float]:
+    """Seconds per item that ``run_map()`` (a map of ``noop`` over ``items`` on warm workers)
+    adds to the plain loop's ``loop_s``: one warm-up map (a fresh pool's first big maps run
+    slower), its result checked against the loop's when ``check``, then ``repeats`` timed maps.
+    The probe of Pool's map overhead and of the peers' (:mod:`mpguide.peer_probes`).
+
+    Examples
+    --------
+    >>> items = list(range(1000))
+    >>> loop = timing.measure_once(plain_loop, items, name="loop").median
+    >>> len(overhead_samples(lambda: plain_loop(items), items, loop, repeats=3))
+    3
+    """
+    result = run_map()
+    if check:
+        timing.check_same(items, result)
+    wall = timing.measure_once(run_map, name="map", repeats=repeats, warmups=0)
+    return [(w - loop_s) / len(items) for w in wall.samples]
+
+
+def plain_loop(items: list[int]) -> list[int]:
+    """``list(map(noop, items))``: the loop the map-overhead probes subtract."""
     return list(map(workloads.noop, items))
 
 
@@ -539,7 +563,7 @@ def run_probe(name: str, kwargs: dict[str, Any] | None = None) -> list[dict[str,
 
 
 __all__ = ["CHUNKSIZES", "FRESH_MAIN", "PROBES", "apply_round_trip", "bytes_per_s",
-           "current_main", "map_item_overhead", "memcpy", "pickle_sweep", "pickle_throughput",
-           "pipe_round_trip", "pipe_throughput", "pool_start_stop", "run_probe",
+           "current_main", "map_item_overhead", "map_items", "memcpy",
+           "overhead_samples", "pickle_sweep", "pickle_throughput", "pipe_round_trip",
+           "pipe_throughput", "plain_loop", "pool_start_stop", "run_probe",
            "shm_create_attach"]
-

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 import mpguide
-from mpguide import advisor, model, pools, workloads
+from mpguide import advisor, model, peer_probes, peers, pools, workloads
 from mpguide.machine import usable_cpus
 from mpguide.model import Profile
 
@@ -34,6 +34,74 @@ def test_json_has_exactly_the_contract_keys(start_method: str) -> None:
                                            "blas_threads", "predicted_s", "predicted_speedup"}
     assert data["serial_s"] == pytest.approx(200 * data["per_item_s"])
     assert data["notes"]
+
+
+def test_json_names_the_peer_rows_and_the_notes_the_best_peer(start_method: str) -> None:
+    advice = _advise(workloads.spin, [2000] * 200, start_method,
+                     peer_costs=model.EXAMPLE_PEER_COSTS)
+    rows = advice.to_json()["predictions"]
+    peers = [r for r in rows if "tool" in r]
+    assert {r["tool"] for r in peers} == {"joblib", "mpire", "dask"}
+    assert all(set(r) == {"workers", "chunksize", "start_method", "predicted_s"}
+               for r in rows if "tool" not in r)
+    assert {r["start_method"] for r in peers if r["tool"] == "joblib"} == {"loky"}
+    assert any(r["chunksize"] is None for r in peers)
+    assert any(note.startswith("Best other tool: ") for note in advice.notes)
+    assert not any("tool" in r for r in _advise(workloads.spin, [2000] * 200,
+                                                start_method).to_json()["predictions"])
+
+
+def _peer_beating_pool(ratio: float) -> tuple[Profile, list[model.Prediction]]:
+    """Pool predictions, and a joblib record fabricated so that its best configuration is
+    predicted ``ratio`` times faster than the best Pool."""
+    prof = Profile(n_items=1000, per_item_s=1e-3)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    pools_ = [model.predict(prof, costs, workers=2, chunksize=c, start_method="fork")
+              for c in (10, 50, 125)]
+    best_pool = min(p.predicted_s for p in pools_)
+    record = {**model.EXAMPLE_PEER_COSTS["joblib"], "start_s": 0.0, "stop_s": 0.0}
+    started = advisor.peer_predictions(prof, costs, {"joblib": record}, max_workers=2)
+    record["start_s"] = best_pool / ratio - min(p.predicted_s for p in started)
+    return prof, pools_ + advisor.peer_predictions(prof, costs, {"joblib": record},
+                                                   max_workers=2)
+
+
+def test_a_peer_predicted_clearly_better_is_recommended() -> None:
+    prof, predictions = _peer_beating_pool(1.5)
+    rec = advisor.recommend(prof, predictions, "fork")
+    assert rec.tool == "joblib"
+    assert (rec.start_method, rec.blas_threads) == (None, None)
+    best_pool = min(p.predicted_s for p in predictions if p.tool == "pool")
+    assert rec.predicted_s == pytest.approx(best_pool / 1.5)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    notes = advisor.explain(prof, costs, predictions, rec)
+    assert any("recommended, being over 1.1x faster" in note for note in notes)
+    snippet = advisor.Advice("mymodule.work", prof, costs, tuple(predictions), rec,
+                             tuple(notes)).snippet()
+    assert "Parallel(n_jobs=2" in snippet
+    compile(snippet, "<snippet>", "exec")
+
+
+def test_a_peer_within_the_margin_is_not_recommended() -> None:
+    prof, predictions = _peer_beating_pool(1.05)
+    rec = advisor.recommend(prof, predictions, "fork")
+    assert rec.tool == "pool"
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    notes = advisor.explain(prof, costs, predictions, rec)
+    assert any(note.startswith("Best other tool: joblib(") and "only where" in note
+               for note in notes)
+
+
+@pytest.mark.parametrize("tool", ["mpire", "dask"])
+@pytest.mark.parametrize("chunksize", [None, 20])
+def test_peer_snippets_are_python(tool: str, chunksize: int | None) -> None:
+    prof = Profile(n_items=100, per_item_s=1e-3)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    rec = advisor.Recommendation(tool, 2, chunksize, "spawn" if tool == "mpire" else None,
+                                 None, 0.1, 1.0)
+    snippet = advisor.Advice("mymodule.work", prof, costs, (), rec, ()).snippet()
+    assert ("WorkerPool" if tool == "mpire" else "client.map") in snippet
+    compile(snippet, "<snippet>", "exec")
 
 
 def test_tiny_tasks_are_not_parallelized(start_method: str) -> None:
@@ -158,3 +226,44 @@ def test_function_that_never_returns_times_out(usermod: ModuleType, start_method
 def test_crashing_function_is_one_clear_error(usermod: ModuleType, start_method: str) -> None:
     with pytest.raises(advisor.AdviceError, match="died"):
         _advise(usermod.crash, usermod.items(), start_method, timeout=30)
+
+
+# --- the peers' measured costs (mpguide.peer_probes) --------------------------------------
+
+
+@pytest.mark.parametrize("tool", ["mpire", "joblib"])
+def test_peer_costs_are_measured_and_leave_nothing(tool: str) -> None:
+    """The record the cost model reads (PeerCosts.from_record); the autouse _no_leaks fixture
+    fails the test if a worker or a shared-memory segment is left behind."""
+    if tool not in peer_probes.installed():
+        pytest.skip(f"{tool} is not installed")
+    # Two workers: joblib runs one job in the parent itself.
+    record = peer_probes.measure_peer(tool, 2, chunksizes=[1, 100], n_items=20, timeout=60)
+    assert set(record["overhead_by_chunksize_s"]) == {"1", "100"}
+    assert len(record["start_samples"]) == 2  # one executor per chunksize
+    assert record["start_s"] > 0
+    assert record["stop_s"] > 0
+    assert record["arg_s_per_byte"] >= 0
+    assert record["result_s_per_byte"] >= 0
+    peer = model.PeerCosts.from_record(record)
+    assert (peer.tool, peer.probe_workers) == (tool, 2)
+
+
+def test_peer_card_bounds_each_peer_and_skips_absent_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each installed peer is measured once, in a fresh interpreter with a timeout, then read
+    from the cache; a peer whose package is missing is simply absent."""
+    calls: list[tuple[str, float | None]] = []
+
+    def fake_run_fresh(target: str, kwargs: dict, *, env: dict, timeout: float | None) -> dict:
+        calls.append((kwargs["tool"], timeout))
+        return {**model.EXAMPLE_PEER_COSTS[kwargs["tool"]], "workers": kwargs["workers"]}
+
+    monkeypatch.setattr(peer_probes.runner, "run_fresh", fake_run_fresh)
+    monkeypatch.setattr(peers.Dask, "requires", "no_such_package_here")
+    card = peer_probes.peer_card()
+    assert "dask" not in card
+    assert set(card) == {tool for tool in ("joblib", "mpire") if tool in peer_probes.installed()}
+    assert all(timeout is not None and timeout > 0 for _, timeout in calls)
+    assert peer_probes.peer_card() == card
+    assert len(calls) == len(card)  # the second call read the cache

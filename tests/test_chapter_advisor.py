@@ -3,10 +3,12 @@ experiment that measures what it predicts."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from mpguide import machine, workloads
-from mpguide.chapters import advisor
+from mpguide.chapters import advisor, advisor_measure
 
 
 def test_plans_use_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,6 +31,7 @@ def test_validation_params_name_the_function() -> None:
     assert theirs["shape"] == "your function"
     assert theirs["params"] == {"unused": 1}
     assert theirs["func_hash"] == ours["func_hash"]
+    assert set(ours["peers"]) <= set(advisor.VALIDATED_PEERS)
 
 
 def test_validation_summary_ratios() -> None:
@@ -47,6 +50,31 @@ def test_validation_summary_ratios() -> None:
     assert row["vs_pool_default"] == pytest.approx(0.52 / 0.6)
     assert row["vs_joblib_auto"] == pytest.approx(0.26)
     assert advisor.overall_error(df) == pytest.approx(0.175)
+    assert math.isnan(row["vs_mpire_default"])  # not measured: no ratio, no error
+    assert math.isnan(row["vs_dask_batched"])
+
+
+def test_peers_are_compared_as_a_scripts_only_call() -> None:
+    """Dask's row is predicted against maps on a warm cluster; the recommendation is compared
+    with its first call, start and stop included, as the recommendation's own time is, and
+    with mpire's cold calls."""
+    import pandas as pd
+
+    rows = [("serial", 1.0, 1.0, None), ("sweep", 0.5, 0.55, None),
+            ("pool-default", 0.6, None, None), ("joblib-auto", 2.0, 1.8, None),
+            ("joblib-auto-warm", 0.7, 0.6, None), ("mpire-default", 0.4, 0.5, None),
+            ("dask-batched", 0.45, 0.4, 5.2), ("recommended", 0.52, 0.55, None)]
+    df = pd.DataFrame([{"workload": "w", "shape": "s", "kind": k, "measured_s": m,
+                        "predicted_s": p, "cold_s": c, "recommended_tool": "pool",
+                        "advise_s": 1.0} for k, m, p, c in rows])
+    df["error"] = (df["predicted_s"] - df["measured_s"]) / df["measured_s"]
+    row = advisor.summary(df).iloc[0]
+    assert row["vs_mpire_default"] == pytest.approx(0.52 / 0.4)
+    assert row["vs_dask_batched"] == pytest.approx(0.52 / 5.2)
+    assert row["vs_best"] == pytest.approx(0.52 / 0.5)  # the sweep's best, not a peer
+    peers = advisor.peer_rows(df)
+    assert list(peers["kind"]) == list(advisor.PEER_KINDS)
+    assert peers.loc[peers["kind"] == "mpire-default", "error"].iloc[0] == pytest.approx(0.25)
 
 
 @pytest.mark.slow
@@ -57,12 +85,23 @@ def test_validation_measures_what_it_predicts(start_method: str) -> None:
     # folders go with it.
     declared = advisor.validation_params(workloads.square, advisor.tiny_items,
                                          start_method=start_method, repeats=1)
-    result = runner.run_fresh(f"{advisor.__name__}:measure_workload", declared, timeout=300)
+    result = runner.run_fresh(advisor.MEASURE, declared, timeout=300)
     kinds = {r["kind"] for r in result["records"]}
-    assert kinds == {"serial", "sweep", "pool-default", "joblib-auto", "joblib-auto-warm",
-                     "recommended"}
+    peer_kinds = {f"{tool}-{'default' if tool == 'mpire' else 'batched'}"
+                  for tool in declared["peers"]}
+    base = {"serial", "sweep", "pool-default", "joblib-auto", "joblib-auto-warm", "recommended"}
+    assert base <= kinds <= base | peer_kinds
+    # A peer predicted past MAX_CONFIG_S is left out, as a sweep configuration is (mpire's
+    # start and stop alone took seconds under forkserver here).
+    mpire = [r["predicted_s"] for r in result["advice"]["predictions"]
+             if r.get("tool") == "mpire" and r["chunksize"] is None
+             and r["workers"] == declared["workers"]]
+    assert ("mpire-default" in kinds) == bool(mpire and mpire[0] <= advisor_measure.MAX_CONFIG_S)
     sweep = [r for r in result["records"] if r["kind"] == "sweep"]
     assert all(r["measured_s"] > 0 and r["predicted_s"] > 0 for r in sweep)
+    peers = [r for r in result["records"] if r["kind"] in advisor.PEER_KINDS]
+    assert all(r["measured_s"] > 0 and r["predicted_s"] > 0 for r in peers)
+    assert all(r["cold_s"] > r["measured_s"] for r in peers if r["kind"] == "dask-batched")
     assert {r["workers"] for r in sweep} >= {1}
     assert result["advice"]["recommendation"]["tool"] == "serial"
     df = advisor.validation_frame(result)

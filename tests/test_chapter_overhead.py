@@ -215,13 +215,20 @@ def test_claim_fails_visibly_when_the_pool_never_wins(monkeypatch: pytest.Monkey
 
 
 def test_seed_claim_fails_when_the_pool_keeps_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pool as fast as the loop is not the overhead that a pool start plus one dispatch per
+    item (5 ms and 20 µs here) add up to."""
     result = _tiny_result()
     fast = Result(result.name, tuple(
         dataclasses.replace(m, samples=(2e-4, 2.1e-4)) for m in result.measurements))
+    dispatch = pd.DataFrame({"name": "map_item_overhead", "chunksize": 1, "value": [2e-5]})
     monkeypatch.setattr(overhead, "load_seed_tiny_tasks", lambda *a, **k: fast)
+    monkeypatch.setattr(overhead, "load_startup", _startup_frame)
+    monkeypatch.setattr(overhead, "load_dispatch", lambda *a, **k: dispatch)
     verdict = claims.evaluate("seed-tiny-tasks-lose")
     assert not verdict.holds
     assert "the article's Pool(4)" in verdict.statement
+    assert "0.0019x what a Pool start (5 ms) and 5,000 dispatches (20 µs each)" in (
+        verdict.statement)
 
 
 def _startup_frame() -> pd.DataFrame:

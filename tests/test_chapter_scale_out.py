@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from mpguide import claims, executors, machine, peers, plotting, timing
-from mpguide.chapters import scale_out
+from mpguide.chapters import scale_out, scale_out_measure, scale_out_plots
 
 ADDRESS = "tcp://127.0.0.1:40123"
 WORKERS = 2
@@ -30,7 +30,7 @@ def _record(*, dask_task_s: float = 5e-4, pool_task_s: float = 5e-5,
             dask_speedups: tuple[float, ...] = (0.1, 0.6, 1.7),
             pool_speedups: tuple[float, ...] = (1.0, 1.7, 1.9),
             every_s: float = 0.4, scatter_s: float = 0.1) -> dict[str, Any]:
-    """A record shaped like :func:`scale_out.measure_scale_out`'s."""
+    """A record shaped like :func:`scale_out_measure.measure_scale_out`'s."""
     loop, pool = executors.Loop(), executors.Pool(WORKERS, chunksize=1)
     dask = peers.Dask(WORKERS, address=ADDRESS)
     batched = peers.Dask(WORKERS, 10, address=ADDRESS)
@@ -126,9 +126,10 @@ def test_projection_and_model_check_cover_every_duration(record: dict[str, Any])
 @pytest.mark.parametrize("plot", ["payoff", "scatter", "projection"])
 def test_figures_carry_the_machine_caption(record: dict[str, Any], plot: str) -> None:
     if plot == "projection":
-        fig = scale_out.plot_projection(scale_out.projection_frame(record), record["metadata"])
+        fig = scale_out_plots.plot_projection(scale_out.projection_frame(record),
+                                              record["metadata"])
     else:
-        fig = getattr(scale_out, f"plot_{plot}")(record)
+        fig = getattr(scale_out_plots, f"plot_{plot}")(record)
     try:
         assert plotting.caption_of(fig)
     finally:
@@ -213,6 +214,10 @@ def test_your_params_name_importable_things(usermod: Any) -> None:
     assert params["func"] == "usermod:square"
     assert params["items"] == "usermod:few_items"
     assert scale_out.your_params(usermod.square, [1, 2], {})["items"] == [1, 2]
+
+
+def test_the_measurement_is_found_by_the_name_the_cache_runs() -> None:
+    assert executors.resolve_target(scale_out.MEASURE) is scale_out_measure.measure_scale_out
 
 
 def test_params_come_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +16,18 @@ import matplotlib
 import pytest
 
 from mpguide import claims, config, executors, machine, peers, plotting, timing, workloads
-from mpguide.chapters import side_by_side
+from mpguide.chapters import (
+    side_by_side,
+    side_by_side_measure,
+    side_by_side_plots,
+    side_by_side_snippets,
+    side_by_side_tables,
+)
 
 matplotlib.use("Agg")
 
+#: The shape of 1 ms tasks, by its name.
+MS = side_by_side.MS_SHAPE
 #: The tools every shape must show, at its default and with Pool's chunks.
 TOOLS = {"pool", "processpool", "joblib", "mpire", "dask"}
 
@@ -52,12 +58,12 @@ def test_worker_counts_and_sizes_come_from_the_machine(monkeypatch: pytest.Monke
         specs = side_by_side.lineup(_items(shape), threads=shape.threads)
         assert {s.parallelism for s in specs.values()} == {5}
     assert shapes["fat arguments"].params["count"] == side_by_side.TASKS_PER_WORKER * 5
-    assert shapes["1 ms"].params["count"] >= side_by_side.TASKS_PER_WORKER * 5
+    assert shapes[MS].params["count"] >= side_by_side.TASKS_PER_WORKER * 5
     assert side_by_side.side_by_side_params()["workers"] == 5
     startup = side_by_side.startup_experiment()
     assert {s.parallelism for s in startup.executors if s.tool != "loop"} == {5}
-    chunk = executors.default_chunksize(shapes["1 ms"].params["count"], 5)
-    assert side_by_side.lineup(shapes["1 ms"].params["count"])["mpire, Pool's chunks"] \
+    chunk = executors.default_chunksize(shapes[MS].params["count"], 5)
+    assert side_by_side.lineup(shapes[MS].params["count"])["mpire, Pool's chunks"] \
         .chunksize == chunk
 
 
@@ -65,7 +71,7 @@ def test_sizes_shrink_in_quick_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     quick = side_by_side.shapes()
     monkeypatch.setenv("MPGUIDE_QUICK", "0")
     full = side_by_side.shapes()
-    for name in ("tiny", "1 ms", "uneven", "waiting"):
+    for name in ("tiny", MS, "uneven", "waiting"):
         assert full[name].params["count"] > quick[name].params["count"], name
     assert full["fat results"].params["nbytes"] > quick["fat results"].params["nbytes"]
     default = config.start_method()
@@ -76,20 +82,21 @@ def test_sizes_shrink_in_quick_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_snippet_lines_count_the_code_the_page_shows() -> None:
-    page = side_by_side.snippets_markdown(method="spawn")
+    assert tuple(side_by_side_snippets.SNIPPETS) == ("loop", *side_by_side.WAYS)
+    page = side_by_side_snippets.snippets_markdown(method="spawn")
     for way in ("loop", *side_by_side.WAYS):
-        code = side_by_side.snippet(way, "spawn")
+        code = side_by_side_snippets.snippet(way, "spawn")
         assert code.rstrip() in page
         lines = [line for line in code.splitlines()
                  if line.strip() and not line.strip().startswith("#")]
-        assert side_by_side.snippet_lines(way) == len(lines) > 0
+        assert side_by_side_snippets.snippet_lines(way) == len(lines) > 0
         assert "{method}" not in code
 
 
 def _run_snippet(way: str, method: str | None) -> list[Any]:
     items = list(range(20))
     namespace: dict[str, Any] = {"func": workloads.square, "items": items, "workers": 2}
-    exec(side_by_side.snippet(way, method), namespace)  # noqa: S102  (the page's own code)
+    exec(side_by_side_snippets.snippet(way, method), namespace)  # noqa: S102  (the page's own code)
     return list(namespace["results"])
 
 
@@ -101,9 +108,10 @@ def _ways(names: list[str]) -> list[Any]:
 
 
 #: Snippets whose code names a start method, and the others (Dask's are tested apart).
-WITH_METHOD = _ways([w for w in side_by_side.WAYS if "{method}" in side_by_side.SNIPPETS[w]])
+SNIPPETS = side_by_side_snippets.SNIPPETS
+WITH_METHOD = _ways([w for w in side_by_side.WAYS if "{method}" in SNIPPETS[w]])
 WITHOUT_METHOD = _ways([w for w in ("loop", *side_by_side.WAYS)
-                        if "{method}" not in side_by_side.SNIPPETS[w]
+                        if "{method}" not in SNIPPETS[w]
                         and not w.startswith("Dask")])
 
 
@@ -129,40 +137,34 @@ def test_the_dask_snippets_run_and_match_the_loop(way: str) -> None:
 
 
 def test_memory_counts_the_workers_of_the_executor(start_method: str) -> None:
-    job = side_by_side._Job("squares", workloads.square, list(range(40)),
+    job = side_by_side_measure._Job("squares", workloads.square, list(range(40)),
                             [x * x for x in range(40)], {})
     spec = executors.Pool(2, start_method=start_method)
-    [(times, row)] = side_by_side._measure_executor(spec, [job], None, repeats=2,
-                                                    timeout=config.DEFAULT_TIMEOUT)
+    [(times, row)] = side_by_side_measure._measure_executor(spec, [job], None, repeats=2,
+                                                            timeout=config.DEFAULT_TIMEOUT)
     assert len(times) == 2
     assert min(times) > 0
     assert row["processes"] == 2  # the workers; not the fork server or resource tracker
     assert row["peak_uss_mib"] > 0
     if not math.isnan(row["peak_rss_mib"]):  # NaN where the kernel keeps no VmHWM
         assert row["peak_rss_mib"] >= row["peak_uss_mib"]
-    [(_, loop)] = side_by_side._measure_executor(executors.Loop(), [job], None, repeats=1,
-                                                 timeout=config.DEFAULT_TIMEOUT)
+    [(_, loop)] = side_by_side_measure._measure_executor(executors.Loop(), [job], None,
+                                                         repeats=1,
+                                                         timeout=config.DEFAULT_TIMEOUT)
     assert loop["processes"] == 0
     assert math.isnan(loop["peak_uss_mib"])  # the loop runs in the script's own process
 
 
+def test_the_measurement_is_found_by_the_name_the_cache_runs() -> None:
+    measure = executors.resolve_target(side_by_side.MEASURE)
+    assert measure is side_by_side_measure.measure_side_by_side
+
+
 def test_a_wrong_result_is_refused() -> None:
-    job = side_by_side._Job("wrong", workloads.square, list(range(8)), [0] * 8, {})
+    job = side_by_side_measure._Job("wrong", workloads.square, list(range(8)), [0] * 8, {})
     with pytest.raises(timing.TimingError):
-        side_by_side._measure_executor(executors.Pool(2), [job], None, repeats=1,
-                                       timeout=config.DEFAULT_TIMEOUT)
-
-
-@pytest.mark.skipif(not os.path.isdir(side_by_side.SHM), reason="no /dev/shm")
-def test_the_sampler_sees_dev_shm_grow() -> None:
-    path = os.path.join(side_by_side.SHM, f"mpguide-test-{uuid.uuid4().hex}")
-    try:
-        with side_by_side.MemorySampler(interval=0.005) as sampler, open(path, "wb") as out:
-            out.write(b"x" * (1 << 20))
-        assert sampler.shm_peak >= 1 << 20
-        assert sampler.samples
-    finally:
-        os.unlink(path)
+        side_by_side_measure._measure_executor(executors.Pool(2), [job], None, repeats=1,
+                                               timeout=config.DEFAULT_TIMEOUT)
 
 
 @pytest.mark.slow
@@ -179,8 +181,8 @@ def test_one_shape_end_to_end_shares_one_dask_cluster(monkeypatch: pytest.Monkey
     shape = {"name": "no-op", "func": "mpguide.workloads:noop",
              "items": "mpguide.chapters.side_by_side:noop_items", "params": {"count": 40},
              "threads": False}
-    data = side_by_side.measure_side_by_side(shapes=[shape], workers=2, repeats=1,
-                                             timeout=config.DEFAULT_TIMEOUT)
+    data = side_by_side_measure.measure_side_by_side(shapes=[shape], workers=2, repeats=1,
+                                                     timeout=config.DEFAULT_TIMEOUT)
     side = side_by_side.SideBySide.from_dict(data)
     table = side.table().set_index("way")
     assert list(table.index) == ["loop", "Pool", "Dask", "Dask, Pool's chunks"]
@@ -195,8 +197,8 @@ def test_one_shape_end_to_end_shares_one_dask_cluster(monkeypatch: pytest.Monkey
 #: Seconds per map of the made-up records: every claim holds on them.
 GOOD = {("*", "loop"): 1.0, ("*", "*"): 0.5,
         ("no-op", "Dask"): 0.05,  # 500 µs per item over 100 items
-        ("1 ms", "Dask"): 1.0, ("tiny", "Dask"): 2.0, ("tiny", "Dask, Pool's chunks"): 0.1,
-        ("BLAS", "joblib"): 0.2, ("1 ms", "mpire"): 0.2, ("fat arguments", "mpire"): 0.2}
+        (MS, "Dask"): 1.0, ("tiny", "Dask"): 2.0, ("tiny", "Dask, Pool's chunks"): 0.1,
+        ("BLAS", "joblib"): 0.2, (MS, "mpire"): 0.2, ("fat arguments", "mpire"): 0.2}
 ITEMS = 100
 
 
@@ -242,20 +244,21 @@ def test_the_table_has_every_view_column() -> None:
     table = made_up_table()
     assert set(table["shape"]) == set(side_by_side.shapes())
     for shape in side_by_side.shapes():
-        rows = side_by_side.shape_table(table, shape)
+        rows = side_by_side_tables.shape_table(table, shape)
         assert {"Pool", "ProcessPoolExecutor", "joblib", "mpire", "Dask"} <= set(rows.index)
         assert rows.loc["Pool", "speedup"] == pytest.approx(1.0 / _seconds(GOOD, shape, "Pool"))
-        assert rows.loc["Pool", "lines to write"] == side_by_side.snippet_lines("Pool")
+        assert rows.loc["Pool", "lines to write"] == side_by_side_snippets.snippet_lines("Pool")
     pool = table[(table["shape"] == "tiny") & (table["way"] == "Pool")]
     assert pool["per_task_us"].iloc[0] == pytest.approx(0.5 / ITEMS * 1e6)
-    assert "**" in side_by_side.shape_summary(table, "BLAS")
-    assert list(side_by_side.best_ways(table).index) == list(side_by_side.shapes())
-    assert set(side_by_side.published_table(table).index) >= {"Pool", "joblib", "mpire",
-                                                              "Dask", "Ray"}
+    assert "**" in side_by_side_tables.shape_summary(table, "BLAS")
+    assert list(side_by_side_tables.best_ways(table).index) == list(side_by_side.shapes())
+    assert set(side_by_side_tables.published_table(table).index) >= {"Pool", "joblib", "mpire",
+                                                                     "Dask", "Ray"}
 
 
-@pytest.mark.parametrize("plot", [side_by_side.plot_speedups, side_by_side.plot_memory,
-                                  side_by_side.plot_overhead])
+@pytest.mark.parametrize("plot", [side_by_side_plots.plot_speedups,
+                                  side_by_side_plots.plot_memory,
+                                  side_by_side_plots.plot_overhead])
 def test_every_figure_is_captioned_with_the_machine(plot: Callable[..., Any]) -> None:
     import matplotlib.pyplot as plt
 
@@ -281,7 +284,7 @@ def test_the_startup_table_reads_start_and_stop_off_the_steady_map() -> None:
     assert starts.loc["Dask", "start_method"] == "spawn"
     assert starts.loc["Dask", "start_stop_s"] == pytest.approx(5.5 - 1.0)  # 1 ms Dask: 1.0
     assert starts.loc["Pool", "start_stop_s"] == pytest.approx(0.6 - 0.5)
-    fig = side_by_side.plot_startup(starts.reset_index(), meta)
+    fig = side_by_side_plots.plot_startup(starts.reset_index(), meta)
     assert "usable cores" in (plotting.caption_of(fig) or "")
     plt.close(fig)
 
@@ -289,8 +292,8 @@ def test_the_startup_table_reads_start_and_stop_off_the_steady_map() -> None:
 #: Per claim, records on which it must fail (changes to GOOD).
 FAILING = {
     "dask-per-task-overhead": {("no-op", "Dask"): 0.5},  # 5 ms per item
-    "ray-10ms-rule-dask": {("1 ms", "Dask"): 0.5},  # Dask speeds 1 ms tasks up 2x
-    "ray-10ms-rule-pools": {("1 ms", "ProcessPoolExecutor"): 1.0},  # no speedup
+    "ray-10ms-rule-dask": {(MS, "Dask"): 0.5},  # Dask speeds 1 ms tasks up 2x
+    "ray-10ms-rule-pools": {(MS, "ProcessPoolExecutor"): 1.0},  # no speedup
     "ray-batching-example": {("tiny", "Dask, Pool's chunks"): 0.5},  # batching gains 4x
     "joblib-auto-batching-tiny": {("tiny", "joblib"): 1.0},  # auto 2x slower than fixed
     "joblib-caps-blas": {("BLAS", "joblib"): 0.5},  # no gain over Pool

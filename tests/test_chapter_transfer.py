@@ -227,7 +227,7 @@ def test_load_is_cached_and_tidy(start_method: str) -> None:
 
 
 def test_chapter_states_its_claims() -> None:
-    ids = set(chapters.claim_ids("transfer"))
+    ids = set(chapters.claim_ids("transfer", kind=None))
     assert {"nested-pickles-slowest", "oob-beats-in-band", "seed003-threads-win",
             "shm-handoff-near-memcpy", "initializer-wins-big-state",
             "shm-beats-pickled-slices", "parquet-beats-pickle"} <= ids

@@ -173,3 +173,22 @@ def test_no_claim_of_these_chapters_puts_a_direction_word_after_a_raw_ratio() ->
     offending = {cid: c.statement for cid, c in claims.registered().items()
                  if c.chapter in mine and raw.search(c.statement)}
     assert not offending
+
+
+@pytest.mark.parametrize(("reproduced", "badge", "css"), [
+    (True, "▶ demonstrated", "mpguide-demonstration-holds"),
+    (False, "✘ not reproduced", "mpguide-demonstration-fails"),
+])
+def test_a_demonstration_has_its_own_badge_and_is_not_counted(
+        fake_claims: list[str], reproduced: bool, badge: str, css: str) -> None:
+    @claims.demonstration("fake-demo", chapter=TUNING, statement="The order came back {order}.")
+    def _demo() -> claims.Evidence:
+        return claims.Evidence(holds=reproduced, values={"order": "shuffled"})
+
+    verdict = claims.evaluate("fake-demo")
+    assert (verdict.kind, verdict.badge) == (claims.DEMONSTRATION, badge)
+    assert css in verdict.to_html()
+    assert css in claims.VerdictTable((verdict,)).to_html()
+    assert [v.claim_id for v in claims.evaluate_all()] == fake_claims
+    assert [v.claim_id for v in claims.evaluate_all(kind=claims.DEMONSTRATION)] == ["fake-demo"]
+    assert set(claims.registered("tuning", kind=None)) == {"fake-holds", "fake-demo"}

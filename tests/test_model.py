@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from mpguide import card, model
+from mpguide import card, model, peer_model
 from mpguide.model import MachineCosts, Profile, predict, predict_threads
 
 
@@ -169,3 +169,117 @@ def test_a_plain_pool_with_blas_is_predicted_as_it_runs() -> None:
     assert (plain.blas_threads, capped.blas_threads) == (None, 1)
     assert plain.predicted_s > capped.predicted_s
     assert plain.oversubscription_s > 0
+
+
+# --- the peers (mpguide.costs.PeerCosts, mpguide.peer_model) ------------------------------
+
+
+def _peer(tool: str, **changes: object) -> model.PeerCosts:
+    return model.PeerCosts.from_record({**model.EXAMPLE_PEER_COSTS[tool], **changes})
+
+
+def test_the_model_reexports_the_costs_it_was_split_from() -> None:
+    from mpguide import costs
+
+    assert model.MachineCosts is costs.MachineCosts
+    assert model.ModelError is costs.ModelError
+    assert set(costs.__all__) <= set(model.__all__) | {"scaled_startup"}
+
+
+def test_peer_costs_come_from_the_record() -> None:
+    joblib = _peer("joblib")
+    assert joblib.start_method == "loky"
+    assert joblib.startup_s(2, cores=2) == pytest.approx(0.57)
+    assert joblib.startup_s(4, cores=2) == pytest.approx(2 * 0.57)  # two children per core
+    assert joblib.ready_s(2, cores=2) == pytest.approx(0.55)
+    assert joblib.chunk_overhead_s > 10 * joblib.item_overhead_s > 0
+    record = {k: v for k, v in model.EXAMPLE_PEER_COSTS["joblib"].items() if k != "start_s"}
+    with pytest.raises(model.ModelError, match="lacks 'start_s'"):
+        model.PeerCosts.from_record(record)
+
+
+def test_joblib_auto_batches_follow_joblibs_rule() -> None:
+    """From joblib's parallel.py: 2 * n_jobs single items first, batches doubling while they
+    last under 0.2 s, the end of the input cut ten times finer; the next call on the same
+    Parallel starts from the size the first one learned."""
+    fast = [1e-5] * 5000
+    state = peer_model.JoblibAutoBatching()
+    first = peer_model.joblib_auto_batches(fast, 2, task_overhead_s=1e-4, item_overhead_s=0,
+                                           state=state)
+    assert first[:4] == [1, 1, 1, 1]
+    assert sum(first) == 5000
+    assert max(first) >= 256
+    assert first[-1] < max(first) / 10
+    second = peer_model.joblib_auto_batches(fast, 2, task_overhead_s=1e-4, item_overhead_s=0,
+                                            state=state)
+    assert sum(second) == 5000
+    assert len(second) < len(first)
+    slow = peer_model.joblib_auto_batches([0.3] * 20, 2, task_overhead_s=1e-4,
+                                          item_overhead_s=0)
+    assert slow == [1] * 20  # a batch of one already lasts over 0.2 s
+
+
+def test_slow_workers_keep_joblib_batches_small() -> None:
+    """A first batch waiting for workers to start lasts long: the ramp starts later."""
+    items = [1e-3] * 400
+    warm = peer_model.joblib_auto_batches(items, 2, task_overhead_s=1e-4, item_overhead_s=0)
+    cold = peer_model.joblib_auto_batches(items, 2, task_overhead_s=1e-4, item_overhead_s=0,
+                                          ready_s=1.0)
+    def leading_ones(batches: list[int]) -> int:
+        return next(i for i, size in enumerate(batches) if size > 1)
+
+    assert leading_ones(cold) > leading_ones(warm) == 4
+
+
+def test_mpire_default_makes_64_chunks_per_worker() -> None:
+    for n_items, workers in ((20_000, 2), (1000, 4), (129, 1)):
+        chunks = peer_model.mpire_chunks(n_items, workers)
+        assert sum(chunks) == n_items
+        assert len(chunks) == min(n_items, 64 * workers)
+        assert max(chunks) - min(chunks) <= 1
+
+
+def test_peer_predictions_name_the_peer_and_compose_like_pools(costs: MachineCosts) -> None:
+    prof = Profile(n_items=600, per_item_s=1e-3, arg_bytes=1e3, result_bytes=1e3)
+    for tool in ("joblib", "mpire", "dask"):
+        for chunksize in (None, 1, 50):
+            p = peer_model.predict_peer(prof, costs, _peer(tool), workers=2,
+                                        chunksize=chunksize)
+            assert (p.tool, p.chunksize) == (tool, chunksize)
+            workers_path = p.compute_s + p.worker_serialization_s + p.imbalance_s \
+                + p.oversubscription_s
+            assert p.predicted_s == pytest.approx(
+                p.startup_s + max(workers_path, p.dispatch_s + p.serialization_s))
+            warm = peer_model.predict_peer(prof, costs, _peer(tool), workers=2,
+                                           chunksize=chunksize, warm=True)
+            start_stop = _peer(tool).startup_s(2, cores=2)
+            if chunksize is not None:  # joblib's auto batches also change when warm
+                assert warm.predicted_s == pytest.approx(p.predicted_s - start_stop)
+    dask = peer_model.predict_peer(prof, costs, _peer("dask"), workers=2, chunksize=None)
+    assert dask.n_chunks == 600  # one task per item
+    assert dask.start_method == "spawn"
+
+
+def test_peer_blas_threads_are_what_each_tool_gives(costs: MachineCosts) -> None:
+    prof = Profile(n_items=100, per_item_s=6e-3, blas_threads=2, per_item_single_blas_s=1e-2)
+    kwargs = {"workers": 2, "chunksize": 10}
+    joblib = peer_model.predict_peer(prof, costs, _peer("joblib"), **kwargs)
+    mpire = peer_model.predict_peer(prof, costs, _peer("mpire"), **kwargs)
+    dask = peer_model.predict_peer(prof, costs, _peer("dask"), **kwargs)
+    assert (joblib.blas_threads, mpire.blas_threads, dask.blas_threads) == (1, None, 1)
+    assert mpire.oversubscription_s > 10 * max(joblib.oversubscription_s, 1e-6)
+
+
+def test_a_peer_moves_bytes_at_its_measured_rate(costs: MachineCosts) -> None:
+    """Big results cost a peer its own measured seconds per byte; without the figure, Pool's
+    pipe rate."""
+    prof = Profile(n_items=100, per_item_s=1e-4, result_bytes=1e6)
+    kwargs = {"workers": 2, "chunksize": 10, "warm": True}
+    pipe = _peer("mpire", result_s_per_byte=None)
+    fast = _peer("mpire", result_s_per_byte=1e-10)
+    slow = _peer("mpire", result_s_per_byte=1e-8)
+    assert pipe.channel(costs)[1] == pytest.approx(1 / costs.pipe_bytes_per_s)
+    times = [peer_model.predict_peer(prof, costs, peer, **kwargs).serialization_s
+             for peer in (fast, pipe, slow)]
+    assert times == sorted(times)
+    assert times[2] - times[0] == pytest.approx(100 * 1e6 * (1e-8 - 1e-10))

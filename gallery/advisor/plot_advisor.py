@@ -71,14 +71,14 @@ print(cli.render_text(tiny))
 # %%
 # Predicted against measured
 # --------------------------
-# Is the prediction right? :func:`~mpguide.chapters.advisor.measure_workload` times the real
+# Is the prediction right? :func:`~mpguide.chapters.advisor_measure.measure_workload` times the real
 # ``Pool.map`` of ``FUNC`` over the items (in a fresh interpreter) for each worker count, up
 # to the usable cores, and chunksize of a sweep, beside Pool's default chunksize, joblib and
 # the recommendation; each point is one configuration, the grey band is ±15%. Chapter 4 of the
 # guide does this for workloads of every shape.
 validation = advisor.validation_params(FUNC, ITEMS, PARAMS)
 df = advisor.validation_frame(run_cached("advisor-validation",
-                                         "mpguide.chapters.advisor:measure_workload",
+                                         advisor.MEASURE,
                                          validation, timeout=600))
 fig = show(advisor.plot_validation(df))
 show(df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4))

@@ -19,7 +19,7 @@ more machines.
 # this script reaches neither a ``spawn`` worker nor a Dask worker. The Dask workers import it
 # by name too, so your module must be importable there: on this machine they get this
 # script's ``sys.path``; on your own cluster, install it on every worker machine. The
-# defaults are 5 ms pure-Python tasks, eight per usable core.
+# defaults are 5 ms pure-Python tasks, 16 per usable core (8 in quick mode).
 from mpguide import config, machine, workloads
 from mpguide.chapters import task_duration
 
@@ -51,11 +51,11 @@ print(cluster.shell_commands(machine.usable_cpus(), "scheduler.json", "dask-work
 # in a fresh interpreter and is cached per machine.
 # (``run_cached`` rather than ``Experiment``: the cluster must be up before the executors
 # that use it are made.)
-from mpguide.chapters import scale_out
+from mpguide.chapters import scale_out, scale_out_plots
 from mpguide.experiment import run_cached
 from mpguide.report import show
 
-record = run_cached("scale-out-yours", "mpguide.chapters.scale_out:measure_on_cluster",
+record = run_cached("scale-out-yours", "mpguide.chapters.scale_out_measure:measure_on_cluster",
                     scale_out.your_params(FUNC, ITEMS, PARAMS, ADDRESS),
                     timeout=20 * config.DEFAULT_TIMEOUT)
 if record:
@@ -85,7 +85,7 @@ if record:
     projection = scale_out.projection_frame(
         record, tasks=yours["tasks"], task_ms=[yours["task_ms"]], arg_bytes=yours["arg_bytes"])
     show(projection.round(4))
-    fig = show(scale_out.plot_projection(
+    fig = show(scale_out_plots.plot_projection(
         projection, record["metadata"],
         title="Projection (cost model, not measured): your function on N machines"))
 

@@ -15,14 +15,15 @@ workload shapes through all of them, and the code to copy for the fastest one.
 # module (``from mywork import parse, load_documents``; ``ITEMS`` may be a list or a function
 # that returns one, called with ``PARAMS`` where the experiment runs): a function defined in
 # this script cannot reach a ``spawn`` or ``forkserver`` worker (nor a loky or Dask worker,
-# which start the same way). The defaults are the guide's 1 ms shape: pure-Python tasks of
-# about 1 ms, as many as the plain loop runs in about 0.2 s here.
+# which start the same way). The defaults are the guide's ``side_by_side.MS_SHAPE`` shape:
+# pure-Python tasks of ``side_by_side.MS_TASK_S`` seconds each, as many as the plain loop runs
+# in ``side_by_side.loop_seconds()`` here.
 from mpguide import workloads
 from mpguide.chapters import side_by_side, task_duration
 
 FUNC = workloads.spin  # any importable function of one argument
 ITEMS = task_duration.spin_items  # a list, or a factory called with PARAMS
-PARAMS = dict(side_by_side.shapes()["1 ms"].params)  # keyword arguments of ITEMS
+PARAMS = dict(side_by_side.shapes()[side_by_side.MS_SHAPE].params)  # keyword arguments of ITEMS
 
 # %%
 # Every tool on your function
@@ -52,30 +53,34 @@ fig = show(result.plot("Your function through every tool, map on a started execu
 # The chapter's measurement (``side_by_side.load_side_by_side``): the guide's workload shapes,
 # sized for this machine, through the same line-up. It stays this measurement when you
 # replace ``FUNC`` and ``ITEMS``.
+from mpguide.chapters import side_by_side_plots, side_by_side_tables
+
 side = side_by_side.load_side_by_side()
-fig = show(side_by_side.plot_speedups(side))
+fig = show(side_by_side_plots.plot_speedups(side))
 
 # %%
 # The fastest row of each shape, and Pool's default beside it.
-show(side_by_side.best_ways(side.table()).round(2))
+show(side_by_side_tables.best_ways(side.table()).round(2))
 
 # %%
 # What each tool costs per item (the no-op shape: a function that returns its argument) and
 # in memory (the peak of the USS summed over the tool's own processes).
-fig = show(side_by_side.plot_overhead(side))
+fig = show(side_by_side_plots.plot_overhead(side))
 
 # %%
-fig = show(side_by_side.plot_memory(side))
+fig = show(side_by_side_plots.plot_memory(side))
 
 # %%
 # What to copy
 # ------------
-# The code of the fastest row for your function, as it stands in ``side_by_side.SNIPPETS``
-# (every snippet there is run by the tests, its waits bounded). It expects ``func``,
-# ``items`` and ``workers``.
+# The code of the fastest row for your function, as it stands in
+# ``side_by_side_snippets.SNIPPETS`` (every snippet there is run by the tests, its waits
+# bounded). It expects ``func``, ``items`` and ``workers``.
+from mpguide.chapters import side_by_side_snippets
+
 ways = {spec.label: way for way, spec in lineup.items()}
 table = result.table()
 runs = table[table["tool"] != "loop"]
 fastest = str(runs.loc[runs["median_s"].idxmin(), "label"]) if len(runs) else "Pool(...)"
 print(f"fastest for {FUNC.__name__}: {fastest}\n")
-print(side_by_side.snippet(ways.get(fastest, "Pool")))
+print(side_by_side_snippets.snippet(ways.get(fastest, "Pool")))

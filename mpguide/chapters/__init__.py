@@ -16,7 +16,8 @@ Examples
 --------
 >>> from mpguide import chapters
 >>> [chapter.name for chapter in chapters.chapters()]
-['overhead', 'transfer', 'tuning', 'advisor', 'troubleshooting', 'peers', 'scale-out']
+['overhead', 'transfer', 'tuning', 'advisor', 'troubleshooting', 'peers', 'scale-out',
+ 'versions']
 >>> chapters.chapters()[0].page
 'guide/01-overhead'
 """
@@ -34,16 +35,30 @@ MODULES: tuple[str, ...] = (
     "mpguide.chapters.task_duration",
     "mpguide.chapters.transfer",
     "mpguide.chapters.send_less",
+    "mpguide.chapters.disk_cache",
     "mpguide.chapters.worker_memory",
+    "mpguide.chapters.fork_memory",
     "mpguide.chapters.tuning",
+    "mpguide.chapters.uneven_chunks",
     "mpguide.chapters.pool_size",
     "mpguide.chapters.choosing",
     "mpguide.chapters.waiting",
     "mpguide.chapters.advisor",
+    "mpguide.chapters.advisor_measure",
     "mpguide.chapters.troubleshooting",
     "mpguide.chapters.troubleshooting_runner",
+    "mpguide.chapters.dying_workers_watch",
+    "mpguide.chapters.dying_workers",
+    "mpguide.chapters.dying_workers_page",
     "mpguide.chapters.side_by_side",
+    "mpguide.chapters.side_by_side_measure",
+    "mpguide.chapters.side_by_side_snippets",
+    "mpguide.chapters.side_by_side_tables",
+    "mpguide.chapters.side_by_side_plots",
     "mpguide.chapters.scale_out",
+    "mpguide.chapters.scale_out_measure",
+    "mpguide.chapters.scale_out_plots",
+    "mpguide.chapters.versions",
 )
 
 
@@ -57,24 +72,29 @@ def chapters() -> list[claims.Chapter]:
     return list(dict.fromkeys(module.CHAPTER for module in load()))
 
 
-def claim_ids(chapter: str | None = None) -> list[str]:
-    """Ids of every chapter's claims (of one chapter if its name is given), in reading order:
-    by chapter, then by module of :data:`MODULES`, then as each module registers them."""
+def claim_ids(chapter: str | None = None, kind: str | None = claims.CLAIM) -> list[str]:
+    """Ids of every chapter's claims (of one chapter if its name is given; its
+    demonstrations with ``kind=claims.DEMONSTRATION``, both with ``kind=None``), in reading
+    order: by chapter, then by module of :data:`MODULES`, then as each module registers
+    them."""
     modules = load()
     rank = {c.name: i for i, c in enumerate(dict.fromkeys(m.CHAPTER for m in modules))}
     position = {m.__name__: i for i, m in enumerate(modules)}
-    registered = claims.registered(chapter)
+    registered = claims.registered(chapter, kind)
     ours = [cid for cid, c in registered.items() if c.check.__module__ in position]
     return sorted(ours, key=lambda cid: (rank[registered[cid].chapter],
                                          position[registered[cid].check.__module__]))
 
 
-def evaluate_all(chapter: str | None = None) -> list[claims.Verdict]:
-    """Verdicts of every claim of the guide (of one chapter if given), in reading order."""
-    return claims.evaluate_all(ids=claim_ids(chapter))
+def evaluate_all(chapter: str | None = None,
+                 kind: str | None = claims.CLAIM) -> list[claims.Verdict]:
+    """Verdicts of every claim of the guide (of one chapter if given; ``kind`` as in
+    :func:`claim_ids`), in reading order."""
+    return claims.evaluate_all(ids=claim_ids(chapter, kind))
 
 
-def show_all(chapter: str | None = None, link_prefix: str = "") -> claims.VerdictTable:
+def show_all(chapter: str | None = None, link_prefix: str = "",
+             kind: str | None = claims.CLAIM) -> claims.VerdictTable:
     """:func:`evaluate_all` as one linked table (``link_prefix`` as in
     :class:`mpguide.claims.VerdictTable`)."""
-    return claims.VerdictTable(tuple(evaluate_all(chapter)), link_prefix)
+    return claims.VerdictTable(tuple(evaluate_all(chapter, kind)), link_prefix)

@@ -310,10 +310,10 @@ def python_facts() -> dict[str, Any]:
 # Claims
 # ---------------------------------------------------------------------------------------------
 
-@claims.claim("fork-threads-deadlock", chapter=CHAPTER,
-              statement="A fork child started while another thread held a lock deadlocked "
-                        "(killed after {waited:.1f} s); the spawn child finished in "
-                        "{spawn_s:.2f} s.")
+@claims.demonstration("fork-threads-deadlock", chapter=CHAPTER,
+                      statement="A fork child started while another thread held a lock "
+                                "deadlocked (killed after {waited:.1f} s); the spawn child "
+                                "finished in {spawn_s:.2f} s.")
 def _fork_deadlock() -> claims.Evidence:
     df = load_fork_deadlock().set_index("method")
     return claims.Evidence(

@@ -550,33 +550,41 @@ def _round_trip_costs_more() -> claims.Evidence:
                  f"{trip:.1f} µs; map overhead per item by chunksize: {by_chunk}.")
 
 
-def _seed_ratios(result: Result) -> tuple[float, float]:
-    """Median seconds of the article's Pool(4) at chunksize 1 and at its default, over the
-    loop's."""
+#: The factor either way within which the seed benchmark's time at chunksize 1 is explained
+#: by what this chapter measures apart, a Pool start plus one dispatch per item: what the
+#: article says its benchmark measures ("the raw overhead of IPC, pickling, and scheduling").
+SEED_EXPLAINED_BAND = 2.0
+
+
+@claims.claim("seed-tiny-tasks-lose", chapter=CHAPTER,
+              statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
+                        "the article's Pool({workers}), pool start included) the Pool is "
+                        "{ratio:.0f|slower|faster} than the loop at chunksize 1 and "
+                        "{batched_ratio:.1f|slower|faster} at Pool's default chunksize. At "
+                        "chunksize 1 that is overhead, as the article says: {fit:.2g}x what a "
+                        "Pool start ({start_ms:.0f} ms) and {items:,} dispatches "
+                        "({per_item_us:.0f} µs each), measured apart here, add up to, within a "
+                        "factor of {band:.0f}.")
+def _seed_tiny_tasks_lose() -> claims.Evidence:
+    result = load_seed_tiny_tasks()
     table = result.table().set_index("label")
     loop = float(table.loc[table["tool"] == "loop", "median_s"].iloc[0])
     pool = table[table["tool"] == "pool"]
     chunk1 = float(pool.loc[pool["chunksize"] == 1, "median_s"].iloc[0])
     batched = float(pool.loc[pool["chunksize"].isna(), "median_s"].iloc[0])
-    return chunk1 / loop, batched / loop
-
-
-@claims.claim("seed-tiny-tasks-lose", chapter=CHAPTER,
-              statement="On the seed article's tiny-task benchmark ({items:,} no-op calls, "
-                        "the article's Pool({workers}), pool start included) the Pool is more "
-                        "than 10x slower than the loop at chunksize 1 ({ratio:.0f|slower|faster}), "
-                        "and still slower at Pool's default chunksize "
-                        "({batched_ratio:.1f|slower|faster}).")
-def _seed_tiny_tasks_lose() -> claims.Evidence:
-    result = load_seed_tiny_tasks()
-    table = result.table()
-    ratio, batched_ratio = _seed_ratios(result)
-    listing = ", ".join(f"{label} {format_duration(s)}"
-                        for label, s in zip(table["label"], table["median_s"], strict=True))
+    items, method = int(result.frame()["items"].iloc[0]), pool["start_method"].iloc[0]
+    startup = load_startup()
+    start_ms = _startup_ms(startup_summary(startup), method, "light")
+    dispatch = dispatch_summary(load_dispatch()).set_index(["name", "chunksize"])["median_us"]
+    per_item_us = float(dispatch["map_item_overhead", 1])
+    fit = chunk1 / (start_ms / 1e3 + items * per_item_us / 1e6)
+    listing = ", ".join(f"{label} {format_duration(s)}" for label, s in table["median_s"].items())
     return claims.Evidence(
-        holds=ratio > 10 and batched_ratio > 1,
-        values={"items": int(result.frame()["items"].iloc[0]), "workers": SEED_WORKERS,
-                "ratio": ratio, "batched_ratio": batched_ratio},
+        holds=1 / SEED_EXPLAINED_BAND <= fit <= SEED_EXPLAINED_BAND,
+        values={"items": items, "workers": SEED_WORKERS, "ratio": chunk1 / loop,
+                "batched_ratio": batched / loop, "fit": fit, "start_ms": start_ms,
+                "per_item_us": per_item_us, "band": SEED_EXPLAINED_BAND},
         evidence=f"Medians: {listing}. Pool({SEED_WORKERS}) is the article's setup, whatever "
                  f"the cores of this machine; the article publishes no timing for this "
-                 f"benchmark.")
+                 f"benchmark. Added up: the first Pool({int(startup['workers'].iloc[0])}) of a "
+                 f"light script under {method}, and map's overhead per item at chunksize 1.")

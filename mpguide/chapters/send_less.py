@@ -37,6 +37,7 @@ from mpguide.chapters.transfer import (
     FRESH_TIMEOUT,
     KIB,
     MIB,
+    SEED_003_BAND,
     _call,
     _metadata,
     medians,
@@ -562,16 +563,18 @@ def _shm_beats_pickled() -> claims.Evidence:
 
 @claims.claim("parquet-beats-pickle", chapter=CHAPTER,
               statement="Writing a {rows:,}-row DataFrame to parquet and sending the path "
-                        "takes {ours:.2f}x the time of pickling it here (the seed article: "
-                        "{theirs:.2f}x).")
+                        "takes {ours:.2f}x the time of pickling it here, the seed article "
+                        "{theirs:.2f}x: parquet wins, by the article's margin within a factor "
+                        "of {band:.0f}.")
 def _parquet_beats_pickle() -> claims.Evidence:
     df = load_files()
     table = files_table(df).set_index("name")
     ours = float(table.loc["parquet file", "x_pickle"])
+    theirs = SEED_003_FILES["parquet"] / SEED_003_FILES["pickle"]
     return claims.Evidence(
-        holds=ours < 1,
-        values={"rows": int(df["rows"].iloc[0]), "ours": ours,
-                "theirs": SEED_003_FILES["parquet"] / SEED_003_FILES["pickle"]},
+        holds=theirs / SEED_003_BAND <= ours < min(1.0, theirs * SEED_003_BAND),
+        values={"rows": int(df["rows"].iloc[0]), "ours": ours, "theirs": theirs,
+                "band": SEED_003_BAND},
         evidence=f"pickle {table.loc['pickle', 'median']:.3f} s, parquet "
                  f"{table.loc['parquet file', 'median']:.3f} s, .npy "
                  f"{table.loc['.npy file', 'median']:.3f} s, memmap "

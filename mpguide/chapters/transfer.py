@@ -56,10 +56,12 @@ KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 #: Seconds a fresh interpreter may take for one experiment (full mode moves gigabytes).
 FRESH_TIMEOUT = 600.0
 
-#: The seed article the thread-vs-process experiment comes from, and its numbers (seconds, as
-#: published: 1 GiB uint8 array, one worker).
+#: The seed article the thread-vs-process experiment comes from, its numbers (seconds, as
+#: published: 1 GiB uint8 array, one worker), and the factor either way of one of its ratios
+#: within which ours shows the same effect (two machines' memory, pipes and CPUs differ).
 SEED_003 = "Python's multiprocessing performance problem"
 SEED_003_SUM = {"nbytes": GIB, "thread pool": 0.31, "spawn process pool": 1.80}
+SEED_003_BAND = 3.0
 
 #: Serializers of the pickling experiment.
 SERIALIZERS = ("pickle protocol 4", "pickle protocol 5", "pickle 5 out-of-band", "cloudpickle")
@@ -559,10 +561,11 @@ def _nested_pickles_slowest() -> claims.Evidence:
                  f"{per_byte['ndarray'] * size * 1e3:.1f} ms for {sizes_label(size)}.")
 
 
-@claims.claim("oob-beats-in-band", chapter=CHAPTER,
-              statement="For a {size} numpy array, protocol 5 with out-of-band buffers "
-                        "pickles and unpickles {factor:.0f|faster|slower} than the protocol 4 "
-                        "multiprocessing uses before Python 3.14.")
+@claims.demonstration("oob-beats-in-band", chapter=CHAPTER,
+                      statement="For a {size} numpy array, protocol 5 with out-of-band buffers "
+                                "pickles and unpickles {factor:.0f|faster|slower} than the "
+                                "protocol 4 multiprocessing uses before Python 3.14: it skips "
+                                "copying the buffers, which multiprocessing never does.")
 def _oob_beats_in_band() -> claims.Evidence:
     summary = pickling_summary(load_pickling())
     size = int(summary["nbytes"].max())
@@ -577,24 +580,21 @@ def _oob_beats_in_band() -> claims.Evidence:
 
 
 @claims.claim("seed003-threads-win", chapter=CHAPTER,
-              statement="Summing a {size} array in a thread pool of one is "
-                        "{ours:.1f|faster|slower} than in a {method} process pool of one here, "
-                        "pool start and stop included; the seed article, its clock started "
-                        "once the pool existed, measured {theirs:.1f}x for {their_size}. The "
-                        "worker's start-up is a fixed cost, which weighs more the smaller the "
-                        "array.")
+              statement="Summing a {size} array, a started spawn process pool of one took "
+                        "{warm:.1f}x the time of a thread pool of one; the seed article (clock "
+                        "started once the pool existed) measured {theirs:.1f}x for {their_size}: "
+                        "the same effect within a factor of {band:.0f}. Start and stop included: "
+                        "{ours:.1f}x, a fixed cost that weighs more as the array shrinks.")
 def _seed003_threads_win() -> claims.Evidence:
-    df = load_seed003()
-    table = seed003_table(df)
-    ours = float(table["process_over_thread"].iloc[1])
-    process = df[(df["tool"] == "pool") & (df["workers"] == 1)]
+    one = load_seed003().query("workers == 1")
+    warm, cold = (one[one["startup"].astype(bool) == s].groupby("tool")["seconds"].median()
+                  for s in (False, True))
+    thread, process = SEED_003_SUM["thread pool"], SEED_003_SUM["spawn process pool"]
+    factor, theirs = warm["pool"] / warm["threads"], process / thread
     return claims.Evidence(
-        holds=ours > 1,
-        values={"size": sizes_label(seed003_nbytes()), "ours": ours,
-                "theirs": float(table["process_over_thread"].iloc[0]),
-                "their_size": sizes_label(SEED_003_SUM["nbytes"]),
-                "method": process["start_method"].iloc[0]},
-        evidence=f"one thread {table['thread_pool_s'].iloc[1]:.3f} s, one process "
-                 f"{table['process_pool_s'].iloc[1]:.3f} s (pool start and stop included); "
-                 f"published: {SEED_003_SUM['thread pool']} s vs "
-                 f"{SEED_003_SUM['spawn process pool']} s.")
+        holds=theirs / SEED_003_BAND <= factor <= theirs * SEED_003_BAND,
+        values={"size": sizes_label(seed003_nbytes()), "their_size": sizes_label(GIB),
+                "warm": factor, "theirs": theirs, "band": SEED_003_BAND,
+                "ours": cold["pool"] / cold["threads"]},
+        evidence=f"Started pools: thread {warm['threads']:.3f} s, process {warm['pool']:.3f} s; "
+                 f"with start and stop: {cold['threads']:.3f} s, {cold['pool']:.3f} s.")

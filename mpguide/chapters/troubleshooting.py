@@ -11,7 +11,8 @@ caches what it printed; the page and the gallery read those captures.
 A source is a :class:`string.Template`: ``$method`` is the start method the child runs under,
 ``$wait`` the seconds its own bounded wait (``get(timeout=...)``) allows (short for a
 program that ends by that wait running out, generous for the others). Nothing here is a
-performance claim: these are demonstrations, and the chapter registers no claim.
+performance claim: these are demonstrations, and this module registers no claim (the
+chapter's claims are those of its dying-workers table, :mod:`mpguide.chapters.dying_workers`).
 
 Examples
 --------
