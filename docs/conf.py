@@ -139,8 +139,11 @@ myst_heading_anchors = 3
 
 
 def setup(app: object) -> None:
-    """Register the build stamp: when it changes, Sphinx re-reads (re-executes) every page."""
+    """Register the build stamp (when it changes, Sphinx re-reads, re-executes, every page) and
+    read the summary pages last."""
     app.add_config_value("mpguide_build_stamp", "", "env")  # type: ignore[attr-defined]
     app.connect("build-finished", mpguide_build.build_finished)  # type: ignore[attr-defined]
+    app.connect("env-before-read-docs",  # type: ignore[attr-defined]
+                mpguide_build.read_summaries_last)
     if not any((CONF_DIR / "guide").glob("*.md")):
         mpguide_build.allow_empty_glob("guide/*")  # no chapter written yet: not an error

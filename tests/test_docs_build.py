@@ -152,3 +152,11 @@ def test_one_signal_ends_the_build_and_what_it_started(signum: int) -> None:
     if running:
         child.kill()
     assert not running, "a child in its own session outlived the interrupted build"
+
+
+def test_the_summary_pages_are_read_after_the_chapters() -> None:
+    """The claims page and the landing page only read what the chapters measured: executed
+    last, they never run a chapter's measurements under one cell's timeout."""
+    names = ["api", "claims", "guide/01-overhead", "guide/09-versions", "index"]
+    mpguide_build.read_summaries_last(None, None, names)
+    assert names == ["api", "guide/01-overhead", "guide/09-versions", "claims", "index"]

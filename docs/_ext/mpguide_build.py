@@ -104,6 +104,24 @@ def prepare(confdir: Path) -> str:
     return stamp
 
 
+#: Pages that only sum up what the chapters measured: read (executed) after every other page,
+#: so that each measurement runs in its own chapter's cells, under their per-cell timeout,
+#: and these pages read the cache.
+SUMMARY_PAGES = ("claims", "index")
+
+
+def read_summaries_last(app: Any, env: Any, docnames: list[str]) -> None:
+    """Sphinx ``env-before-read-docs`` hook: move :data:`SUMMARY_PAGES` to the end, in place.
+
+    >>> names = ["api", "claims", "guide/01-overhead", "index"]
+    >>> read_summaries_last(None, None, names)
+    >>> names
+    ['api', 'guide/01-overhead', 'claims', 'index']
+    """
+    summaries = [name for name in SUMMARY_PAGES if name in docnames]
+    docnames[:] = [name for name in docnames if name not in summaries] + summaries
+
+
 def build_finished(app: Any, exception: Exception | None) -> None:
     """Sphinx ``build-finished`` hook: remember the stamp only if the build succeeded."""
     succeeded = exception is None and app.statuscode == 0 and not getattr(app, "_warncount", 0)
