@@ -144,7 +144,9 @@ def test_a_killed_build_leaves_nothing_running(tmp_path: Path) -> None:
 def test_one_ctrl_c_stops_the_capture(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the build's group, which the cases' own sessions do not get) ends
     the cases running, starts no more, and the build exits within seconds."""
-    code = ("from mpguide.chapters import dying_workers as d\n"
+    code = ("import signal\n"  # Ctrl-C's default, whatever disposition the suite inherited
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from mpguide.chapters import dying_workers as d\n"
             "d.capture(method='fork', n_items=8, hang_s=60, wait_s=2, lanes=2,"
             " tools=['pool-map'], failures=['stuck', 'exit', 'sigkill'])")
     env = {**os.environ, "TMPDIR": str(tmp_path)}

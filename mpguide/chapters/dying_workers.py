@@ -123,6 +123,13 @@ class Tool:
         return not self.requires or importlib.util.find_spec(self.requires) is not None
 
 
+def _hear_ctrl_c() -> None:
+    """In the case's child, before ``exec``: Ctrl-C's default disposition, as in a terminal,
+    whatever this process inherited (a background job of a script ignores ``SIGINT``, and
+    Python then never raises ``KeyboardInterrupt``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 #: ``work.py``: the task every program maps. ``$n_items`` items; item ``BAD`` waits a little
 #: (the others come back first), writes when it fails (for the runner), then fails.
 WORK = '''import ctypes
@@ -345,7 +352,8 @@ def run_case(tool: str, failure: str, method: str | None, *, n_items: int,
             watch, start = Watch(stop), time.time()
             child = subprocess.Popen([sys.executable, "main.py"], cwd=folder, env=env,
                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_hear_ctrl_c)  # noqa: PLW1509 (one sigaction)
             watch.pid, guard = child.pid, watchdog(child.pid)
             try:
                 failed = _wait(child, start + START_S, watch, folder / "failed-at")

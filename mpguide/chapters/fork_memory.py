@@ -71,16 +71,16 @@ def read_inherited(kind: str) -> float:
 @contextlib.contextmanager
 def _inherited(nbytes: int, parties: int) -> Iterator[dict[str, int]]:
     """The data of :data:`KINDS` and a fork barrier of ``parties`` in :data:`WORKER_STATE`;
-    yields the bytes each kind takes (the list's: how much this process's USS grew as it was
-    built, objects and pointers)."""
+    yields the bytes each kind takes (the list's: its pointers and its float objects, by
+    ``sys.getsizeof``: the growth of this process's USS would depend on what its allocator had
+    free already)."""
     import multiprocessing
+    import sys
 
     import numpy as np
-    import psutil
 
-    before = psutil.Process().memory_full_info().uss
     floats = [float(i) for i in range(list_items(nbytes))]
-    list_bytes = psutil.Process().memory_full_info().uss - before
+    list_bytes = sys.getsizeof(floats) + sum(sys.getsizeof(x) for x in floats)
     WORKER_STATE.update({KINDS[0]: np.arange(nbytes // 8, dtype=np.float64), KINDS[1]: floats,
                          "barrier": multiprocessing.get_context("fork").Barrier(parties)})
     try:
