@@ -8,6 +8,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import psutil
 import pytest
@@ -269,3 +271,25 @@ def _created_here(entry: str, pids: set[int]) -> bool:
         return int(parts[1]) in pids or not psutil.pid_exists(int(parts[1]))
     return True
 
+
+
+#: A ratio below 1 with a direction word ("0.8x faster"): a statement that reads false.
+_NONSENSE = re.compile(r"(?<![\d.])0\.\d+x (faster|slower|more|less)\b")
+
+
+@pytest.fixture
+def read_verdict() -> Callable[[str, bool], Any]:
+    """``read_verdict(claim_id, holds)``: evaluate a claim fed with records (by the test) and
+    check that its verdict is ``holds`` and that its statement is filled and reads true to
+    its numbers (no placeholder, no nan, no "0.8x faster"); returns the verdict."""
+    from mpguide import claims
+
+    def read(claim_id: str, holds: bool) -> claims.Verdict:
+        verdict = claims.evaluate(claim_id)
+        assert verdict.holds is holds, str(verdict)
+        assert "{" not in verdict.statement
+        assert "nan" not in verdict.statement
+        assert not _NONSENSE.search(verdict.statement), verdict.statement
+        return verdict
+
+    return read

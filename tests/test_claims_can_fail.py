@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import re
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -370,8 +369,6 @@ def _threads_feed(holds: bool) -> tuple[Patches, str]:
 
 # --- the cases, both ways ---------------------------------------------------------------------
 
-#: A ratio below 1 with a direction word ("0.8x faster"): a statement that reads false.
-NONSENSE = re.compile(r"(?<![\d.])0\.\d+x (faster|slower|more|less)\b")
 
 
 def _returning(value: Any) -> Callable[..., Any]:
@@ -381,16 +378,13 @@ def _returning(value: Any) -> Callable[..., Any]:
 @pytest.mark.parametrize("holds", [True, False], ids=["holds", "fails"])
 @pytest.mark.parametrize("claim_id", list(CASES))
 def test_claim_follows_its_records(claim_id: str, holds: bool,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   read_verdict: Callable[..., claims.Verdict]) -> None:
     patches, reads = CASES[claim_id](holds)
     for (module, name), value in patches.items():
         assert callable(getattr(module, name)), (module, name)
         monkeypatch.setattr(module, name, _returning(value))
-    verdict = claims.evaluate(claim_id)
-    assert verdict.holds is holds, str(verdict)
-    assert "{" not in verdict.statement
-    assert "nan" not in verdict.statement
-    assert not NONSENSE.search(verdict.statement), verdict.statement
+    verdict = read_verdict(claim_id, holds)
     assert reads in verdict.statement, verdict.statement
     assert verdict.evidence
 

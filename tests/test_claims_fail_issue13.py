@@ -6,7 +6,6 @@ or with the ones a machine that misses the claim would. Nothing is measured.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -76,8 +75,6 @@ CASES: dict[str, Callable[[bool], tuple[Patches, str]]] = {
 #: Claim id -> the test that feeds it records where it fails (``test_claims_can_fail.py``).
 FAILING_CASES = dict.fromkeys(CASES, "test_claims_fail_issue13.py::test_claim_follows_its_records")
 
-#: A ratio below 1 with a direction word ("0.8x faster"): a statement that reads false.
-NONSENSE = re.compile(r"(?<![\d.])0\.\d+x (faster|slower|more|less)\b")
 
 
 def _returning(value: pd.DataFrame) -> Callable[..., Any]:
@@ -87,16 +84,13 @@ def _returning(value: pd.DataFrame) -> Callable[..., Any]:
 @pytest.mark.parametrize("holds", [True, False], ids=["holds", "fails"])
 @pytest.mark.parametrize("claim_id", list(CASES))
 def test_claim_follows_its_records(claim_id: str, holds: bool,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   read_verdict: Callable[..., claims.Verdict]) -> None:
     patches, reads = CASES[claim_id](holds)
     for (module, name), value in patches.items():
         assert callable(getattr(module, name)), (module, name)
         monkeypatch.setattr(module, name, _returning(value))
-    verdict = claims.evaluate(claim_id)
-    assert verdict.holds is holds, str(verdict)
-    assert "{" not in verdict.statement
-    assert "nan" not in verdict.statement
-    assert not NONSENSE.search(verdict.statement), verdict.statement
+    verdict = read_verdict(claim_id, holds)
     assert reads in verdict.statement, verdict.statement
     assert verdict.evidence
 

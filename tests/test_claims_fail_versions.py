@@ -4,7 +4,7 @@ fail on records where they should not: each is fed probe records of made-up inte
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -82,22 +82,17 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 #: Claim id -> the test that feeds it records where it fails (``test_claims_can_fail.py``).
 FAILING_CASES = dict.fromkeys(
     CASES, "test_claims_fail_versions.py::test_claim_verdict_follows_the_records")
-#: A ratio below 1 with a direction word ("0.8x faster"): a statement that reads false.
-NONSENSE = re.compile(r"(?<![\d.])0\.\d+x (faster|slower|more|less)\b")
 
 
 @pytest.mark.parametrize("claim_id", sorted(CASES))
 @pytest.mark.parametrize("holds", [True, False], ids=["holds", "fails"])
 def test_claim_verdict_follows_the_records(claim_id: str, holds: bool,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           read_verdict: Callable[..., claims.Verdict]) -> None:
     holding, failing = CASES[claim_id]
     records = holding if holds else failing
     monkeypatch.setattr(versions, "load_versions", lambda params=None: records)
-    verdict = claims.evaluate(claim_id)
-    assert verdict.holds is holds, verdict
-    assert "{" not in verdict.statement
-    assert "nan" not in verdict.statement
-    assert not NONSENSE.search(verdict.statement), verdict.statement
+    verdict = read_verdict(claim_id, holds)
     assert verdict.evidence
 
 
