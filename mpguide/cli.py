@@ -10,7 +10,10 @@ paragraph on stderr and exit with status 2, without a traceback.
 ``python -m mpguide advise MODULE:FUNC --items MODULE:FACTORY [--json]`` asks the advisor
 (:func:`mpguide.advisor.advise`) whether a Pool speeds the function up; bad input is one
 ``mpguide advise:`` paragraph on stderr and exit status 2; its text report ends with the
-``compare`` command line that measures the recommendation.
+``compare`` command line that measures the recommendation. A failure the guide explains (a
+lambda, a closure, a function of ``__main__``, an unpicklable item, a worker that dies, a task
+that never returns, the function raising) ends with the guide's why and fix and the section
+that shows it (:mod:`mpguide.failures`).
 
 ``python -m mpguide compare MODULE:FUNC --items MODULE:FACTORY [--json|--csv] [--plot FILE]``
 measures the function across executors (:mod:`mpguide.compare`); same bad-input contract, as
@@ -45,7 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpguide import cache, compare, config, executors, pools, runner, timing
+from mpguide import cache, compare, config, executors, failures, pools, runner, timing
 from mpguide._version import __version__
 from mpguide.profiler import (
     DEFAULT_PROFILE_TIMEOUT,
@@ -62,6 +65,23 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     config.ConfigError, pools.PoolError, runner.FreshInterpreterError, timing.TimingError,
     cache.CacheError, OSError, ValueError,
 )
+
+
+def report(command: str, exc: BaseException) -> int:
+    """Print ``exc`` as the one ``mpguide COMMAND:`` paragraph on stderr, ending with the
+    guide's why, fix and section for its failure (:func:`mpguide.failures.explain`); return
+    the exit status, 2.
+
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     report("compare", pools.WorkerDiedError("a worker of Pool(2) exited."))
+    2
+    >>> print(err.getvalue())
+    mpguide compare: a worker of Pool(2) exited. A worker that dies ...#trouble-broken-pool).
+    """
+    message = str(exc.args[0]) if len(exc.args) == 1 else str(exc) or type(exc).__name__
+    print(f"mpguide {command}: {failures.explain(exc, message)}", file=sys.stderr)
+    return 2
 
 
 # --- machine --------------------------------------------------------------------------------
@@ -170,9 +190,7 @@ def _run_advise(args: argparse.Namespace) -> int:
         advice = advise(func, items, start_methods=methods, max_workers=args.max_workers,
                         time_budget=args.time_budget, timeout=args.timeout, probes=probes)
     except (pools.PoolError, config.ConfigError, OSError, KeyError, ValueError) as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        print(f"mpguide advise: {message}", file=sys.stderr)
-        return 2
+        return report("advise", exc)
     if args.json:
         print(json.dumps(advice.to_json(), indent=2))
     else:
@@ -428,9 +446,7 @@ def run_compare(args: argparse.Namespace) -> int:
             ValueError) as exc:
         if bar is not None:
             bar.close()
-        message = str(exc.args[0]) if len(exc.args) == 1 else str(exc) or type(exc).__name__
-        print(f"mpguide compare: {message}", file=sys.stderr)
-        return 2
+        return report("compare", exc)
     if args.json:
         print(json.dumps(compare.records(result), indent=1))
     elif args.csv:
@@ -489,9 +505,7 @@ def _run_trace(args: argparse.Namespace) -> int:
             finally:
                 plt.close(fig)
     except (pools.PoolError, config.ConfigError, OSError, ValueError) as exc:
-        message = str(exc.args[0]) if len(exc.args) == 1 else str(exc) or type(exc).__name__
-        print(f"mpguide trace: {message}", file=sys.stderr)
-        return 2
+        return report("trace", exc)
     print(json.dumps(run.to_dict(), indent=1) if args.json else tracer.render_text(run))
     return 0
 

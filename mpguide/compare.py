@@ -329,13 +329,13 @@ def check_serially(func: Callable[[Any], Any], items: Sequence[Any],
             f"{name} returned {article(problem['type'])} for item {index} "
             f"({_short(items[index])}) that cannot be pickled ({problem['message']}), so no "
             f"worker process could send it back; return plain data (numbers, strings, lists, "
-            f"arrays) instead."
+            f"arrays) instead.", failure="unpicklable",
         )
     raise CompareError(
         f"{name} raised {problem['type']}: {problem['message']} on items[{index}] == "
         f"{_short(items[index])} (of {n}){at}, when run once over the items before any timing. A "
         f"pool would fail the same way; fix the function (call it on that item to see the "
-        f"traceback) before comparing executors."
+        f"traceback) before comparing executors.", failure="raised",
     )
 
 

@@ -387,13 +387,21 @@ class ProcessPool(Executor):
 
             yield run
         finally:
-            _shutdown(executor, limit, kill=timed_out)
+            shutdown_bounded(executor, limit, kill=timed_out)
 
 
-def _shutdown(executor: concurrent.futures.ProcessPoolExecutor, timeout: float,
-              kill: bool) -> None:
+def shutdown_bounded(executor: concurrent.futures.ProcessPoolExecutor, timeout: float,
+                     kill: bool = False) -> None:
     """Shut ``executor`` down within ``timeout``, first killing its workers if ``kill`` (a task
-    that never returns); a task that raised leaves live workers, which stop as usual."""
+    that never returns); a task that raised leaves live workers, which stop as usual.
+
+    Examples
+    --------
+    >>> executor = concurrent.futures.ProcessPoolExecutor(1)
+    >>> executor.submit(abs, -2).result(timeout=60)
+    2
+    >>> shutdown_bounded(executor, timeout=10)
+    """
     processes = list((getattr(executor, "_processes", None) or {}).values())
     if kill:
         if sys.version_info < (3, 12):
@@ -457,4 +465,5 @@ def standard(workers: int | None = None, start_method: str | None = None,
 
 
 __all__ = ["Executor", "Loop", "Pool", "ProcessPool", "Threads", "default_chunksize",
-           "from_dict", "grid", "register", "registered", "resolve_target", "standard", "target_of"]
+           "from_dict", "grid", "register", "registered", "resolve_target", "shutdown_bounded",
+           "standard", "target_of"]

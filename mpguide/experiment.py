@@ -437,14 +437,14 @@ def _check_importable(func: Any, what: str) -> None:
     """Refuse a lambda, closure or notebook function: a fresh interpreter cannot import it."""
     from mpguide.pools import UnpicklableError, check_callable
 
-    check_callable(func, "spawn")
     module = getattr(func, "__module__", None)
     if module == "__main__":
         raise UnpicklableError(
             f"{what}={func.__qualname__} is defined in the script or notebook that runs the "
             f"experiment; an experiment runs in a fresh interpreter, which can only import "
             f"it from a module: put it in a file such as mywork.py beside the script and "
-            f"write `from mywork import {func.__name__}`.")
+            f"write `from mywork import {func.__name__}`.", failure="main-attribute")
+    check_callable(func, "spawn")
 
 
 def code_hash(func: Callable[..., Any]) -> str:

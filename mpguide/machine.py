@@ -26,7 +26,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,37 @@ def caption(meta: Metadata, start_method: str | None = None) -> str:
     """
     method = start_method or meta.get("start_method", "?")
     return (f"{meta.get('cpu_model', '?')}, {meta.get('usable_cpus', '?')} usable cores, "
-            f"Python {meta.get('python', '?')}, start method {method}, "
+            f"Python {meta.get('python', '?')}, start method{'s' * (',' in method)} {method}, "
             f"{str(meta.get('date', '?'))[:10]}, mpguide {meta.get('mpguide_version', '?')}, "
             f"{meta.get('mode', '?')} mode")
+
+
+def caption_for(source: Any, start_method: str | None = None) -> str:
+    """The caption of ``source``: a caption string as it is, a metadata dict through
+    :func:`caption`, or a tidy frame through the metadata columns of its first row (and every
+    start method its rows name; an empty frame is captioned with this machine); ``start_method``
+    overrides the one in the metadata.
+
+    Examples
+    --------
+    >>> caption_for("my laptop")
+    'my laptop'
+    >>> caption_for({"cpu_model": "Xeon", "usable_cpus": 2}, "spawn")[:40]
+    'Xeon, 2 usable cores, Python ?, start me'
+    """
+    if isinstance(source, str):
+        return source
+    if hasattr(source, "iloc"):  # a tidy frame: its metadata columns
+        if source.empty:  # nothing measured (a case this machine cannot run): the machine now
+            return caption(collect_metadata(), start_method)
+        if "cpu_model" not in source.columns:
+            raise ValueError("the frame carries no machine metadata columns to caption with; "
+                             "pass a metadata dict or a caption string instead")
+        if start_method is None and "start_method" in source.columns:
+            methods = source["start_method"].dropna().astype(str).unique()
+            start_method = ", ".join(methods) if len(methods) else None
+        source = source.iloc[0].to_dict()
+    if isinstance(source, Mapping):
+        return caption(dict(source), start_method)
+    raise TypeError(f"a caption comes from a string, a metadata dict or a tidy frame, not "
+                    f"{type(source).__name__}")

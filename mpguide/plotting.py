@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mpguide import machine
@@ -44,20 +44,6 @@ CAPTION_FONTSIZE = 7
 CAPTION_HEIGHT = 0.06
 
 
-def _caption_text(meta_or_caption: Any, start_method: str | None = None) -> str:
-    if isinstance(meta_or_caption, str):
-        return meta_or_caption
-    if hasattr(meta_or_caption, "iloc"):  # a tidy frame: its metadata columns
-        if meta_or_caption.empty or "cpu_model" not in meta_or_caption.columns:
-            raise ValueError("the frame carries no machine metadata columns to caption the "
-                             "figure with; pass caption= (a metadata dict or a string)")
-        meta_or_caption = meta_or_caption.iloc[0].to_dict()
-    if isinstance(meta_or_caption, Mapping):
-        return machine.caption(dict(meta_or_caption), start_method)
-    raise TypeError(f"caption must be a string, a metadata dict or a tidy frame, not "
-                    f"{type(meta_or_caption).__name__}")
-
-
 def add_caption(fig: _FigureT, meta_or_caption: Any, start_method: str | None = None) -> _FigureT:
     """Write the machine caption under ``fig`` (replacing an earlier one) and return ``fig``.
 
@@ -75,7 +61,7 @@ def add_caption(fig: _FigureT, meta_or_caption: Any, start_method: str | None = 
     'Xeon, 2 usable cores, Python 3.11.7, start method spawn, 2026-11-23, mpguide 0.1.0, quick mode'
     >>> plt.close(fig)
     """
-    text = _caption_text(meta_or_caption, start_method)
+    text = machine.caption_for(meta_or_caption, start_method)
     for artist in [t for t in fig.texts if t.get_gid() == CAPTION_GID]:
         artist.remove()
     fig.text(0.01, 0.01, text, gid=CAPTION_GID, fontsize=CAPTION_FONTSIZE, color="0.35",

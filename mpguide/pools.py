@@ -13,14 +13,19 @@ Examples
 >>> pools.check_callable(lambda x: x)
 Traceback (most recent call last):
 ...
-mpguide.pools.UnpicklableError: the worker function <lambda> is a lambda; ...
+mpguide.pools.UnpicklableError: the worker function <lambda> is a lambda. A pool sends ...
+
+Each error names its failure (``failure``, a kind of :data:`mpguide.failures.FAILURES`) and
+ends with the guide's why and fix for it (:mod:`mpguide.failures`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import multiprocessing
 import multiprocessing.pool
+import os
 import pickle
 import sys
 import threading
@@ -29,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from mpguide import config
+from mpguide.failures import FAILURES
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -38,23 +44,46 @@ POLL_INTERVAL = 0.05
 
 
 class PoolError(RuntimeError):
-    """Base class: a pool could not do what was asked; the message says why and what to do."""
+    """Base class: a pool could not do what was asked; the message says why and what to do.
+
+    ``failure`` names the kind of failure (a key of :data:`mpguide.failures.FAILURES`, or
+    ``None``); each subclass has its own, and ``failure=`` sets another one.
+    """
+
+    failure: str | None = None
+
+    def __init__(self, *args: object, failure: str | None = None) -> None:
+        super().__init__(*args)
+        if failure is not None:
+            self.failure = failure
 
 
 class UnpicklableError(PoolError, TypeError):
     """The worker function or an item cannot be sent to a child process."""
 
+    failure = "unpicklable"
+
 
 class WorkerDiedError(PoolError):
     """A worker process exited while tasks were pending (crash, ``os._exit``, import failure)."""
+
+    failure = "worker-died"
 
 
 class PoolTimeoutError(PoolError, TimeoutError):
     """The pool did not finish within its timeout; its processes were terminated."""
 
+    failure = "timeout"
+
 
 class WorkerError(PoolError):
     """The worker function raised; the original exception is chained as ``__cause__``."""
+
+    failure = "raised"
+
+
+def _advice(kind: str) -> str:
+    return FAILURES[kind].advice
 
 
 def _describe(func: Any) -> str:
@@ -65,35 +94,49 @@ def check_callable(func: Callable[..., Any], start_method: str | None = None) ->
     """Raise :class:`UnpicklableError` if ``func`` cannot reach a worker of ``start_method``.
 
     Catches the three classic mistakes before any process starts: a lambda, a function defined
-    inside another function (closure), and (under ``spawn``/``forkserver``) a function defined
-    in a ``__main__`` that children cannot re-import (a notebook cell, a sphinx-gallery block,
-    an interactive session).
+    inside another function (closure), and (under ``spawn``/``forkserver``) a function of
+    ``__main__`` that a child re-importing the main script would not find (one defined in a
+    notebook cell, a sphinx-gallery block, an interactive session or code run by ``exec``).
     """
     method = config.resolve_start_method(start_method)
     if not callable(func):
         raise UnpicklableError(f"{func!r} is not callable; pass a function defined with def.")
     name = _describe(func)
-    fix = "define it with def at the top level of an importable module (e.g. mymodule.py) and " \
-          "import it from there"
     if getattr(func, "__name__", "") == "<lambda>":
-        raise UnpicklableError(f"the worker function {name} is a lambda; lambdas cannot be "
-                               f"pickled, so no worker can receive it: {fix}.")
+        raise UnpicklableError(f"the worker function {name} is a lambda. "
+                               f"{_advice('pickle-lambda')}", failure="pickle-lambda")
     if "<locals>" in name:
         raise UnpicklableError(f"the worker function {name} is defined inside another function "
-                               f"(a closure); pickle cannot find it by name: {fix}.")
-    module = getattr(func, "__module__", None)
-    main = sys.modules.get("__main__")
-    if module == "__main__" and method != "fork" and not getattr(main, "__file__", None):
+                               f"(a closure). {_advice('pickle-local')}", failure="pickle-local")
+    if method != "fork" and not _in_main_script(func):
+        where = "a notebook or interactive session" if not _main_file() else \
+            "code that is not in the main script's file"
         raise UnpicklableError(
-            f"the worker function {name} is defined in __main__ of a notebook or interactive "
-            f"session, which a {method!r} child cannot import (it would fail with "
-            f"\"Can't get attribute {getattr(func, '__name__', name)!r}\"): {fix}."
-        )
+            f"the worker function {name} is defined in __main__ by {where}, so a {method!r} "
+            f"child cannot import it (it would fail with \"Can't get attribute "
+            f"{getattr(func, '__name__', name)!r}\"). {_advice('main-attribute')}",
+            failure="main-attribute")
     try:
         pickle.dumps(func)
     except Exception as exc:
-        raise UnpicklableError(f"the worker function {name} cannot be pickled ({exc}): "
-                               f"{fix}.") from exc
+        raise UnpicklableError(f"the worker function {name} cannot be pickled ({exc}). "
+                               f"{_advice('unpicklable')}") from exc
+
+
+def _main_file() -> str | None:
+    return getattr(sys.modules.get("__main__"), "__file__", None)
+
+
+def _in_main_script(func: Callable[..., Any]) -> bool:
+    """False for a function of ``__main__`` whose code is not in the main script's file (a
+    child re-importing that script would not define it); True for any other callable."""
+    if getattr(func, "__module__", None) != "__main__":
+        return True
+    main = _main_file()
+    code = getattr(inspect.unwrap(func), "__code__", None)
+    if main is None or code is None:
+        return main is not None
+    return os.path.abspath(str(code.co_filename)) == os.path.abspath(main)
 
 
 def check_items(items: Sequence[Any], sample: int = 3) -> None:
@@ -115,11 +158,8 @@ def check_items(items: Sequence[Any], sample: int = 3) -> None:
         except Exception as exc:
             kind = type(items[index]).__name__
             article = "an" if kind[:1].lower() in "aeiou" else "a"
-            raise UnpicklableError(
-                f"item {index} ({article} {kind}) cannot be pickled ({exc}); pass something "
-                f"picklable instead, such as a path, a key or plain data the worker can use to "
-                f"rebuild it."
-            ) from exc
+            raise UnpicklableError(f"item {index} ({article} {kind}) cannot be pickled ({exc}). "
+                                   f"{_advice('unpicklable')}") from exc
 
 
 def get_context(start_method: str | None = None) -> multiprocessing.context.BaseContext:
@@ -170,25 +210,22 @@ def wait_result(result: multiprocessing.pool.AsyncResult[_T], pool: multiprocess
         if time.monotonic() > deadline:
             raise PoolTimeoutError(
                 f"{what} did not finish within {timeout:g} s; its workers were terminated. If "
-                f"the work is just slow, raise timeout=; if a task never returns, find it by "
-                f"running the function serially on the same items."
-            )
+                f"the work is just slow, raise timeout=. {_advice('timeout')}")
         result.wait(POLL_INTERVAL)
         current = _workers(pool)
         if _crashed(seen, current) and not result.ready():
             raise WorkerDiedError(
                 f"a worker of {what} exited while tasks were pending (a crash, os._exit, a "
                 f"signal, running out of memory, or a worker function the child could not "
-                f"import); the tasks it held are lost. Run the function serially on the same "
-                f"items to see the failure."
-            )
+                f"import); the tasks it held are lost. {_advice('worker-died')}")
         seen = current
     try:
         return result.get(0)
     except PoolError:
         raise
     except Exception as exc:
-        raise WorkerError(f"the worker function raised {type(exc).__name__}: {exc}") from exc
+        raise WorkerError(f"the worker function raised {type(exc).__name__}: {exc}. "
+                          f"{_advice('raised')}") from exc
 
 
 @contextlib.contextmanager

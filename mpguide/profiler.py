@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from mpguide import config, pools
+from mpguide.failures import FAILURES
 from mpguide.model import Profile
 
 #: Seconds of profiling the advisor spends by default (the sample stops growing after it).
@@ -140,7 +141,14 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
         scale = batch / (sum(costs) / len(done)) if sum(costs) else 1.0
         costs = [c * scale for c in costs]
     arg_blobs = [pickle.dumps(x, protocol=5) for x in done]
-    res_blobs = [pickle.dumps(r, protocol=5) for r in results]
+    try:
+        res_blobs = [pickle.dumps(r, protocol=5) for r in results]
+    except Exception as exc:  # noqa: BLE001 - any pickling failure of a result
+        kind = type(next(r for r in results if not _pickles(r))).__name__
+        raise pools.UnpicklableError(
+            f"{getattr(func, '__qualname__', repr(func))} returned {_article(kind)} that cannot "
+            f"be pickled ({exc}), so no worker could send it back. "
+            f"{FAILURES['unpicklable'].advice}") from None
     serial = _subset(done, costs, left / 4)
     if sum(costs[:len(serial)]) > left:
         serial = []  # too slow to time repeatedly within the budget: skip threads and BLAS
@@ -307,23 +315,19 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
             f"{name} did not finish profiling within {timeout:g} s (a sample of "
             f"{len(sample)} of the {len(items)} items, starting with item {indices[0]}); the "
             f"profiling process was terminated. If one call of the function really takes that "
-            f"long, raise the timeout (--timeout); if it never returns, run it serially on the "
-            f"first item to find why."
-        ) from None
+            f"long, raise the timeout (--timeout). {FAILURES['timeout'].advice}",
+            failure="timeout") from None
     except pools.WorkerError as exc:
         cause = exc.__cause__
         raise AdviceError(
             f"{name} raised {type(cause).__name__}: {cause} while being profiled on a sample "
-            f"of {len(sample)} of the {len(items)} items. A pool would fail the same way; fix "
-            f"the function (run it serially on the same items to see the traceback) before "
-            f"asking for advice."
-        ) from None
+            f"of {len(sample)} of the {len(items)} items; a pool would fail the same way. "
+            f"{FAILURES['raised'].advice}", failure="raised") from None
     except pools.WorkerDiedError:
         raise AdviceError(
             f"the process profiling {name} died (a crash, os._exit, a signal or running out of "
-            f"memory). A pool's workers would die the same way; run the function serially on "
-            f"the same items to see why."
-        ) from None
+            f"memory); a pool's workers would die the same way. "
+            f"{FAILURES['worker-died'].advice}", failure="worker-died") from None
     costs = raw["costs"]
     n_done = len(costs)
     mean = sum(costs) / n_done
@@ -384,6 +388,18 @@ def check_input(func: Callable[[Any], Any], items: Iterable[Any],
                           "parallelize; pass the items the function will really run on.")
     pools.check_items(items)
     return items
+
+
+def _pickles(value: Any) -> bool:
+    try:
+        pickle.dumps(value, protocol=5)
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return False
+    return True
+
+
+def _article(kind: str) -> str:
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 def _spin_for(seconds: float) -> int:

@@ -5,15 +5,17 @@ well-formed, bounded, leak-free.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mpguide import config, executors, runner, workloads
-from mpguide.chapters import choosing, overhead, pool_size, worker_memory
-from mpguide.experiment import Experiment
+from mpguide import config, executors, machine, runner, workloads
+from mpguide.chapters import choosing, overhead, pool_size, transfer, worker_memory
+from mpguide.experiment import Experiment, Result
 
 
 def test_start_methods_read_chapter_1_and_2(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,3 +97,66 @@ def test_python_facts() -> None:
     facts = choosing.python_facts()
     assert facts["default_here"] in config.START_METHODS
     assert facts["fork_threads_warning_since"] == "3.12"
+
+
+def test_ten_sums_items_are_one_array_ten_times() -> None:
+    items = choosing.ten_sums_items(1024, 10)
+    assert len(items) == 10
+    assert all(item is items[0] for item in items)
+    assert items[0].dtype == "float64"
+    assert items[0].nbytes == 1024
+    assert transfer.array_sum(items[0]) == 128
+
+
+@pytest.mark.parametrize(("cores", "labels"), [
+    (8, ["loop", "Threads(4)", "Threads(8)"]), (4, ["loop", "Threads(4)"])])
+def test_ten_sums_plan_uses_the_usable_cores(cores: int, labels: list[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(machine, "usable_cpus", lambda: cores)
+    experiment = choosing.ten_sums_experiment()
+    assert [e.label for e in experiment.executors] == labels
+    assert experiment.params == {"nbytes": transfer.seed003_nbytes(), "count": 10}
+    assert experiment.func is transfer.array_sum
+    assert not experiment.startup
+
+
+def test_ten_sums_table_sets_ours_beside_the_article() -> None:
+    exp = dataclasses.replace(choosing.ten_sums_experiment(), repeats=1, fresh=False,
+                              cache=False, params={"nbytes": 8 * 1024, "count": 10})
+    df = exp.run().frame().assign(nbytes=8 * 1024)
+    table = choosing.ten_sums_table(df)
+    assert len(table) == len(exp.executors)
+    published = table.iloc[0]
+    assert published.array == "8 GiB"
+    assert published.speedup == pytest.approx(3.07, abs=0.01)
+    assert published.efficiency == pytest.approx(0.77, abs=0.01)
+    ours = table.iloc[1:]
+    assert (ours.array == "8 KiB").all()
+    assert list(ours.parallel) == [min(t, machine.usable_cpus()) for t in ours.threads]
+    assert (ours.efficiency == ours.speedup / ours.parallel).all()
+    empty = Result("t-ten-sums", ()).frame().assign(nbytes=8 * 1024)  # a re-imported script
+    assert choosing.ten_sums_table(empty).source.tolist() == [published.source]
+
+
+def _ten_sums_statement(text: str) -> str:
+    """The ``ten_sums = Experiment(...)`` statement of a gallery script or page."""
+    lines = text[text.index("ten_sums = Experiment("):].splitlines()
+    for end in range(1, len(lines) + 1):
+        try:
+            ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
+        return "\n".join(lines[:end])
+    raise AssertionError("no complete ten_sums statement")
+
+
+@pytest.mark.parametrize("path", ["gallery/tuning/plot_threads_blas.py",
+                                  "docs/guide/03-tuning.md"])
+def test_gallery_and_page_declare_the_chapters_ten_sums(
+        path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One measurement, three views: the claim reads the record the page and script show."""
+    monkeypatch.setattr(machine, "usable_cpus", lambda: 8)
+    namespace = {"Experiment": Experiment, "choosing": choosing, "transfer": transfer}
+    text = (Path(__file__).resolve().parents[1] / path).read_text(encoding="utf-8")
+    exec(_ten_sums_statement(text), namespace)  # noqa: S102 - our own page and script
+    assert namespace["ten_sums"].declaration() == choosing.ten_sums_experiment().declaration()

@@ -149,8 +149,10 @@ def test_chapter_states_at_least_five_claims() -> None:
 CLAIM_IDS = {"chunksize-u-curve", "default-chunksize-vs-executor", "imap-streams",
              "maxtasks-costs", "oversubscription-no-gain", "spawn-workers-own-memory",
              "threads-need-gil-release", "blas-cap-fixes-oversubscription",
-             "process-per-task-for-long-waits", "threads-feed-processes",
-             "uneven-tasks-want-small-chunks"}
+             "process-per-task-for-long-waits", "threads-feed-processes", "asyncio-feeds-processes",
+             "uneven-tasks-want-small-chunks", "seed003-ten-sums-in-threads",
+             "cores-minus-one-costs", "all-usable-cores-beat-a-cap",
+             "busy-core-still-wants-all-workers"}
 #: Its demonstrations (certain by construction: shown, not counted among the claims).
 DEMONSTRATION_IDS = {"imap-unordered-reorders", "fork-threads-deadlock"}
 

@@ -111,7 +111,7 @@ def test_add_caption_replaces_the_previous_one() -> None:
 
 
 def test_add_caption_refuses_other_types() -> None:
-    with pytest.raises(TypeError, match="caption must be a string"):
+    with pytest.raises(TypeError, match="a caption comes from a string"):
         plotting.add_caption(plt.figure(), 42)
 
 
@@ -122,3 +122,19 @@ def test_caption_fits_a_figure_laid_out_once_with_tight_layout() -> None:
     fig.tight_layout()
     assert plotting.caption_of(plotting.add_caption(fig, "a caption")) == "a caption"
     plt.close(fig)
+
+
+def test_a_captioned_table_says_where_it_was_measured() -> None:
+    import pandas as pd
+
+    from mpguide import report
+
+    records = pd.DataFrame([{**META, "seconds": 0.5}])
+    table = report.captioned(records[["seconds"]], records, start_method="spawn")
+    html = table._repr_html_()
+    assert html.count("<caption") == 1
+    assert "start method spawn" in html
+    assert html.index("<caption") > html.index("<table")
+    assert table.to_string().endswith(f"Measured on: {machine.caption(META, 'spawn')}.")
+    with pytest.raises(ValueError, match="no machine metadata"):
+        report.captioned(records[["seconds"]], records[["seconds"]])

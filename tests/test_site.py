@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -112,6 +113,35 @@ def test_site_was_built() -> None:
         _unavailable(f"no built site at {SITE} (python3 -m nox -s docs)")
     for page in ("index.html", "claims.html", "api.html", "auto_examples/index.html"):
         assert (SITE / page).is_file(), page
+
+
+#: Where a measured table says where it came from (:func:`mpguide.report.captioned`).
+_PROVENANCE = '<caption class="mpguide-provenance">'
+
+
+def _uncaptioned_tables(html: str, gallery: bool) -> list[str]:
+    """The start of each pandas table in ``html`` that carries no provenance caption: on a
+    guide page, the tables a cell shows without its code (``remove-input``: results, not
+    declarations); on a gallery page, every one."""
+    if not gallery:
+        cells = re.split(r'(?=<div class="cell )', html)
+        html = "".join(c for c in cells if c.startswith('<div class="cell tag_remove-input'))
+    found = []
+    for match in re.finditer(r'<table[^>]*class="dataframe[^>]*>', html):
+        if not html[match.end():].lstrip().startswith(_PROVENANCE):
+            found.append(html[match.start():match.start() + 300])
+    return found
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith(("guide/", "auto_examples/"))
+                                  or p == "index.html"] or ["index.html"])
+def test_measured_tables_say_where_they_came_from(page: str) -> None:
+    """Every measured table is captioned with its machine, Python, start method and mode."""
+    if not PAGES:
+        _unavailable(f"no built site at {SITE} (python3 -m nox -s docs)")
+    html = (SITE / page).read_text(encoding="utf-8")
+    missing = _uncaptioned_tables(html, gallery=page.startswith("auto_examples/"))
+    assert not missing, f"{page}: tables without a provenance caption: {missing}"
 
 
 _LOAD_IMAGES = """

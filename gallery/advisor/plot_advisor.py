@@ -47,7 +47,8 @@ print(cli.render_text(advice))
 # %%
 columns = ["tool", "workers", "chunksize", "start_method", "startup_s", "dispatch_s",
            "serialization_s", "compute_s", "imbalance_s", "predicted_s", "speedup"]
-show(advice.to_frame()[columns].sort_values("predicted_s").head(10).round(4))
+show(advice.to_frame()[columns].sort_values("predicted_s").head(10).round(4),
+     source=dict(advice.metadata))
 
 # %%
 # Predicted time against chunksize
@@ -81,7 +82,8 @@ df = advisor.validation_frame(run_cached("advisor-validation",
                                          advisor.MEASURE,
                                          validation, timeout=600))
 fig = show(advisor.plot_validation(df))
-show(df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4))
+show(df[["kind", "tool", "workers", "chunksize", "measured_s", "predicted_s", "error"]].round(4),
+     source=advisor.validation_metadata(df))
 
 # %%
 # What to copy

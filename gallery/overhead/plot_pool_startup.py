@@ -33,7 +33,7 @@ runs = [run_cached("overhead-startup", "mpguide.chapters.overhead:measure_startu
         for start_method in config.available_start_methods()
         for main in overhead.MAINS]  # "light": the stdlib only; "numpy+pandas"
 startup = overhead.startup_frame(runs)
-show(overhead.startup_summary(startup))
+show(overhead.startup_summary(startup), source=startup)
 
 # %%
 # Compare
@@ -50,7 +50,7 @@ summary = overhead.startup_summary(startup)
 first = summary[summary["pool"] == "first"].pivot(
     index="start_method", columns="main", values="median_ms").reindex(columns=list(overhead.MAINS))
 first["heavy / light"] = first["numpy+pandas"] / first["light"]
-show(first)
+show(first, source=startup)
 
 # %%
 # What to copy

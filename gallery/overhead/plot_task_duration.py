@@ -45,7 +45,7 @@ yours = Experiment("overhead-task-duration", FUNC, ITEMS, specs, params=PARAMS,
                    startup=False).run()
 mine = task_duration.duration_frame([(None, yours)])
 columns = ["variant", "task_s", "items", "chunksize", "per_item_s", "speedup", "overhead_s"]
-show(task_duration.task_duration_summary(mine)[columns])
+show(task_duration.task_duration_summary(mine)[columns], source=yours.frame())
 
 # %%
 # The sweep
@@ -59,7 +59,7 @@ sweep = [(seconds, Experiment("overhead-task-duration", workloads.spin,
          for seconds in task_duration.task_durations()]
 durations = task_duration.duration_frame(sweep)
 summary = task_duration.task_duration_summary(durations)
-show(summary[columns])
+show(summary[columns], source=durations)
 
 # %%
 # Where the Pool starts to win

@@ -53,7 +53,7 @@ runs["1 ms spin tasks, chunksize 1"] = run_cached(
      "func": "mpguide.workloads:spin", "items": "mpguide.chapters.task_duration:spin_items",
      "params": {"seconds": 1e-3, "count": config.scaled(200, 40)}, "chunksize": 1})
 tasks = task_duration.decomposition_frame(runs)
-show(tasks[["case", "task", "worker", "start_s", "end_s", "wall_s"]].head())
+show(tasks[["case", "task", "worker", "start_s", "end_s", "wall_s"]].head(), source=tasks)
 
 # %%
 # Split each run
@@ -61,7 +61,7 @@ show(tasks[["case", "task", "worker", "start_s", "end_s", "wall_s"]].head())
 # Worker time is ``workers x wall``; the shares of the four phases add up to one per run.
 phases = task_duration.decompose(tasks)
 show(phases.pivot(index="case", columns="phase", values="share").reindex(
-         columns=list(task_duration.PHASES)))
+         columns=list(task_duration.PHASES)), source=tasks)
 
 # %%
 # The timeline shows each worker as a row and each task as a green bar; the stacked bars at

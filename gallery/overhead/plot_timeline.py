@@ -47,7 +47,8 @@ runs = {name: run_cached("overhead-timeline", "mpguide.tracer:measure_trace", {
         for name, chunksize in (("default chunksize", None), ("chunksize 1", 1))}
 traces = {name: tracer.Trace.from_dict(run) for name, run in runs.items()}
 show(traces["default chunksize"].to_frame()[
-    ["chunk", "worker", "items", "sent", "started", "finished", "received"]].round(4))
+    ["chunk", "worker", "items", "sent", "started", "finished", "received"]].round(4),
+     source=traces["default chunksize"].metadata)
 
 # %%
 # Where the time went
@@ -59,7 +60,8 @@ show(traces["default chunksize"].to_frame()[
 import pandas as pd
 
 show(pd.DataFrame({name: run.table().set_index("phase")["seconds"]
-                   for name, run in traces.items()}).round(4))
+                   for name, run in traces.items()}).round(4),
+     source=traces["default chunksize"].metadata)
 
 # %%
 # At the default chunksize the heavy items share the last chunk: one worker computes it while

@@ -43,7 +43,8 @@ result = Experiment("overhead-tiny-tasks", FUNC, ITEMS, [
     executors.Pool(workers, chunksize=1),
     executors.Pool(workers),
     executors.ProcessPool(workers)], params=PARAMS).run()
-show(overhead.tiny_tasks_table(result)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]])
+show(overhead.tiny_tasks_table(result)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]],
+     source=result.frame())
 
 # %%
 # ``x_loop`` is how many times the loop's time each executor took; the bars are medians on a
@@ -61,7 +62,8 @@ seed = Experiment("overhead-seed-tiny-tasks", workloads.noop,
                   list(range(config.scaled(overhead.SEED_ITEMS, 5_000))), [
                       executors.Pool(overhead.SEED_WORKERS, chunksize=1),  # the article's
                       executors.Pool(overhead.SEED_WORKERS)]).run()
-show(overhead.tiny_tasks_table(seed)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]])
+show(overhead.tiny_tasks_table(seed)[["label", "median_s", "iqr_s", "per_item_us", "x_loop"]],
+     source=seed.frame())
 
 # %%
 fig = show(overhead.plot_tiny_tasks(
@@ -79,7 +81,8 @@ from mpguide.experiment import run_cached
 
 records = run_cached("overhead-dispatch", "mpguide.chapters.overhead:measure_dispatch",
                      {"start_method": config.start_method(), "workers": workers})
-show(overhead.dispatch_summary(overhead.dispatch_frame(records)))
+dispatch = overhead.dispatch_frame(records)
+show(overhead.dispatch_summary(dispatch), source=dispatch)
 
 # %%
 # What to copy

@@ -53,13 +53,14 @@ print(cluster.shell_commands(machine.usable_cpus(), "scheduler.json", "dask-work
 # that use it are made.)
 from mpguide.chapters import scale_out, scale_out_plots
 from mpguide.experiment import run_cached
-from mpguide.report import show
+from mpguide.report import captioned, show
 
 record = run_cached("scale-out-yours", "mpguide.chapters.scale_out_measure:measure_on_cluster",
                     scale_out.your_params(FUNC, ITEMS, PARAMS, ADDRESS),
                     timeout=20 * config.DEFAULT_TIMEOUT)
 if record:
-    show(scale_out.result_table(record["yours"], record["cluster"]).round(4))
+    show(scale_out.result_table(record["yours"], record["cluster"]).round(4),
+         source=record["metadata"])
 
 # %%
 # What one task costs over the scheduler
@@ -68,8 +69,8 @@ if record:
 # cluster (the client, the scheduler and a worker each handle it, and messages cross the
 # network between them), and the cost per task of a whole map of no-op tasks, one per item:
 if record:
-    show(scale_out.latency_table(record).round(3))
-    show(scale_out.throughput_table(record).round(5))
+    show(scale_out.latency_table(record).round(3), source=record["metadata"])
+    show(scale_out.throughput_table(record).round(5), source=record["metadata"])
 
 # %%
 # Projected to more machines
@@ -84,7 +85,8 @@ if record:
     yours = scale_out.workload_of(record)
     projection = scale_out.projection_frame(
         record, tasks=yours["tasks"], task_ms=[yours["task_ms"]], arg_bytes=yours["arg_bytes"])
-    show(projection.round(4))
+    show(captioned(projection.round(4), record["metadata"],
+                   prefix="Projected from the loopback measurements of"))
     fig = show(scale_out_plots.plot_projection(
         projection, record["metadata"],
         title="Projection (cost model, not measured): your function on N machines"))

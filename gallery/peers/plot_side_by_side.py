@@ -41,7 +41,7 @@ n_items = len(ITEMS(**PARAMS)) if callable(ITEMS) else len(ITEMS)
 lineup = side_by_side.lineup(n_items, workers)
 result = Experiment("peers-yours", FUNC, ITEMS, list(lineup.values()), params=PARAMS,
                     startup=False).run()
-show(result.table().round(4))
+show(result.table().round(4), source=result.frame())
 
 # %%
 # Below the dashed line (the loop), the tool wins.
@@ -60,7 +60,7 @@ fig = show(side_by_side_plots.plot_speedups(side))
 
 # %%
 # The fastest row of each shape, and Pool's default beside it.
-show(side_by_side_tables.best_ways(side.table()).round(2))
+show(side_by_side_tables.best_ways(side.table()).round(2), source=side.metadata())
 
 # %%
 # What each tool costs per item (the no-op shape: a function that returns its argument) and

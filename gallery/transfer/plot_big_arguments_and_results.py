@@ -39,7 +39,7 @@ from mpguide.report import show
 workers = machine.usable_cpus()
 result = Experiment("transfer-fat", FUNC, ITEMS, [
     executors.Threads(workers), executors.Pool(workers)], params=PARAMS, startup=False).run()
-show(transfer.per_item(result))
+show(transfer.per_item(result), source=result.frame())
 
 # %%
 fig = show(result.plot())
@@ -66,7 +66,7 @@ params = {"start_method": config.start_method(), "kinds": ["ndarray", "nested"],
 record = run_cached("transfer-pool", "mpguide.chapters.transfer:measure_pool_transfer",
                     params, timeout=transfer.FRESH_TIMEOUT)
 sweep = Result.from_dict(record).frame()
-show(transfer.pool_transfer_summary(sweep).round(5))
+show(transfer.pool_transfer_summary(sweep).round(5), source=sweep)
 
 # %%
 # Both directions cost the same kind of pickling: a big result is as expensive to return as a

@@ -27,7 +27,7 @@ params = {"start_method": "spawn", "rows": config.scaled(10_000_000, 500_000),
 record = run_cached("transfer-files", "mpguide.chapters.send_less:measure_files", params,
                     timeout=transfer.FRESH_TIMEOUT)
 files = Result.from_dict(record).frame()
-show(send_less.files_table(files))
+show(send_less.files_table(files), source=files)
 
 # %%
 # Compare

@@ -18,7 +18,7 @@ from mpguide.chapters import worker_memory
 from mpguide.report import show
 
 memory = worker_memory.load_worker_memory()
-show(memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1))
+show(memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(1), source=memory)
 
 # %%
 # Reading is writing under fork
@@ -27,7 +27,7 @@ show(memory[["process", "start_method", "rss_mib", "pss_mib", "uss_mib"]].round(
 # page, and the kernel copies that page into the worker. The fork worker below reads more and
 # more of the inherited list; its private memory (USS) grows while its RSS does not.
 cow = worker_memory.load_cow()
-show(cow[["fraction_read", "items_read", "rss_mib", "pss_mib", "uss_mib"]].round(1))
+show(cow[["fraction_read", "items_read", "rss_mib", "pss_mib", "uss_mib"]].round(1), source=cow)
 
 # %%
 fig = show(worker_memory.plot_memory(memory, cow))

@@ -32,7 +32,7 @@ pickling = Result.from_dict(record).frame()
 # %%
 # The table gives medians of dumps and loads, their sum as a multiple of the memcpy floor, and
 # the throughput.
-show(transfer.pickling_summary(pickling).round(5))
+show(transfer.pickling_summary(pickling).round(5), source=pickling)
 
 # %%
 # Compare

@@ -33,7 +33,7 @@ params = {"start_method": config.start_method(),
 record = run_cached("transfer-send-less", "mpguide.chapters.send_less:measure_send_less",
                     params, timeout=transfer.FRESH_TIMEOUT)
 state = Result.from_dict(record).frame()
-show(transfer.medians(state, ["name", "nbytes"]))
+show(transfer.medians(state, ["name", "nbytes"]), source=state)
 
 # %%
 # Compare

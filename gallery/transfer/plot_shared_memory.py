@@ -35,7 +35,7 @@ for method in config.available_start_methods():
                         params, timeout=transfer.FRESH_TIMEOUT)
     frames.append(Result.from_dict(record).frame())
 handoff = pd.concat(frames, ignore_index=True)
-show(send_less.handoff_summary(handoff).round(4))
+show(send_less.handoff_summary(handoff).round(4), source=handoff)
 
 # %%
 fig = show(send_less.plot_shm_handoff(handoff))
@@ -53,7 +53,7 @@ record = run_cached("transfer-shared-vs-pickled",
                     "mpguide.chapters.send_less:measure_shared_vs_pickled", params,
                     timeout=transfer.FRESH_TIMEOUT)
 shared = Result.from_dict(record).frame()
-show(transfer.medians(shared, ["name"]))
+show(transfer.medians(shared, ["name"]), source=shared)
 
 # %%
 # What to copy

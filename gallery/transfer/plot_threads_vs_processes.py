@@ -49,7 +49,7 @@ ours = [executors.Threads(workers), executors.Pool(workers, chunksize=1)]
 plan = article + [e for e in ours if e not in article]
 result = Experiment("transfer-seed003", FUNC, ITEMS, plan, params=PARAMS,
                     repeats=config.scaled(5, 2)).run()
-show(result.table())
+show(result.table(), source=result.frame())
 
 # %%
 # The same maps on started pools
@@ -58,7 +58,7 @@ show(result.table())
 # left is the transfer of the array (and the work).
 warm = Experiment("transfer-seed003-warm", FUNC, ITEMS, plan, params=PARAMS,
                   repeats=config.scaled(5, 2), startup=False).run()
-show(warm.table())
+show(warm.table(), source=warm.frame())
 
 # %%
 # Compare with the article
@@ -66,7 +66,7 @@ show(warm.table())
 # The published pair beside this machine's (one thread against one process, start-up
 # included), and the process/thread ratio of each.
 seed = transfer.seed003_frame([result, warm], PARAMS.get("nbytes"))
-show(transfer.seed003_table(seed))
+show(transfer.seed003_table(seed), source=seed)
 
 # %%
 fig = show(transfer.plot_seed003(seed))

@@ -46,7 +46,7 @@ result = Experiment("tuning-chunksize", FUNC, ITEMS, [
     executors.Pool(workers),  # Pool.map's default chunksize
     executors.ProcessPool(workers),  # ProcessPoolExecutor.map's default chunksize, 1
 ], params=PARAMS, startup=False).run()
-show(result.table().round(4))
+show(result.table().round(4), source=result.frame())
 
 # %%
 # Each point is one run's time divided by the plain loop's median: below the dashed line the
@@ -57,7 +57,7 @@ fig = show(tuning.plot_chunksize(yours, title="Your function: Pool.map time agai
 # %%
 # The best chunksize and the defaults, as ratios of median times to the best chunksize (1.0
 # is as fast as the best).
-show(tuning.chunksize_choices(tuning.chunksize_summary(yours)).round(2))
+show(tuning.chunksize_choices(tuning.chunksize_summary(yours)).round(2), source=yours)
 
 # %%
 # By task duration
@@ -76,7 +76,7 @@ fig = show(tuning.plot_chunksize(
 # ``Pool.map`` without a chunksize uses about four chunks per worker
 # (``executors.default_chunksize``); ``ProcessPoolExecutor.map`` and ``Pool.imap`` send one
 # item per message.
-show(tuning.chunksize_choices(tuning.chunksize_summary(sweep)).round(2))
+show(tuning.chunksize_choices(tuning.chunksize_summary(sweep)).round(2), source=sweep)
 
 # %%
 # What to copy

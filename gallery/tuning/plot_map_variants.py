@@ -41,7 +41,7 @@ workers = machine.usable_cpus()
 pool = executors.Pool(workers, chunksize=1)
 variants = tuning.load_map_variants(FUNC, ITEMS, PARAMS, pool)
 table = tuning.map_variants_table(variants)
-show(table.round(3))
+show(table.round(3), source=variants)
 
 # %%
 fig = show(tuning.bar_figure(table.reset_index(), x="method", y="first_result_s",
@@ -71,7 +71,7 @@ result = Experiment("tuning-maxtasks", workloads.spin, task_duration.spin_items,
     params={"seconds": 1e-3, "count": config.scaled(60, 12)}, startup=True).run()
 maxtasks = tuning.maxtasks_frame(result, task_us=1000)
 mt = tuning.maxtasks_table(maxtasks)
-show(mt)
+show(mt, source=maxtasks)
 
 # %%
 fig = show(tuning.bar_figure(mt, x="maxtasksperchild", y="median", err="iqr", caption=maxtasks,

@@ -47,7 +47,7 @@ fig = show(pool_size.plot_pool_size(yours, title="Your function: speedup against
 
 # %%
 # The same numbers as a table: median seconds, spread, and speedup.
-show(pool_size.pool_size_summary(yours).round(3))
+show(pool_size.pool_size_summary(yours).round(3), source=yours)
 
 # %%
 # Three kinds of work
@@ -61,7 +61,20 @@ sizes = pool_size.load_pool_size()
 fig = show(pool_size.plot_pool_size(sizes))
 
 # %%
-show(pool_size.pool_size_summary(sizes).round(3))
+show(pool_size.pool_size_summary(sizes).round(3), source=sizes)
+
+# %%
+# A busy machine
+# --------------
+# The seed's ``processes = cores - 1`` leaves a core for another program. Here another program
+# spins on one core (``busy_machine.spinning``, killed after) while the loop, ``Pool(usable -
+# 1)`` and ``Pool(usable)``, at chunksize 1 and at Pool's default, map ``FUNC`` over ``ITEMS``:
+# interleaved, checked against the loop. ``other_share`` is the CPU the spinning program got
+# meanwhile, in cores. On a one-core machine there is no core to leave free: no rows.
+from mpguide.chapters import busy_machine
+
+busy = busy_machine.load_busy(busy_machine.busy_params(FUNC, ITEMS, PARAMS))
+show(busy_machine.busy_summary(busy).round(3), source=busy)
 
 # %%
 # What to copy

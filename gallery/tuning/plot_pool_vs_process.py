@@ -32,7 +32,7 @@ from mpguide.chapters import tuning
 
 pvp = waiting.load_pool_vs_process(params)
 pvp_table = timing.summarize(pvp, ["scenario", "way"], value="seconds")
-show(pvp_table.round(3))
+show(pvp_table.round(3), source=pvp)
 
 # %%
 fig = show(tuning.bar_figure(pvp_table, x="scenario", y="median", hue="way", err="iqr",
@@ -40,11 +40,12 @@ fig = show(tuning.bar_figure(pvp_table, x="scenario", y="median", hue="way", err
                              title="Pool vs one Process per task"))
 
 # %%
-# Threads feeding processes
-# -------------------------
+# Threads or asyncio feeding processes
+# ------------------------------------
 # Each item waits on the local server, then runs pure-Python work. Threads alone overlap the
 # waits but compute one item at a time; processes alone compute in parallel but sit idle while
-# waiting; threads that fetch and hand each answer to a process pool do both. The
+# waiting; threads that fetch and hand each answer to a process pool do both, and so does one
+# asyncio event loop that fetches and hands each answer on with ``loop.run_in_executor``. The
 # declaration: a process pool of the usable cores, four I/O threads per worker, the items,
 # the server's delay and the work per item (``mpguide.chapters.waiting:measure_io_cpu``).
 from mpguide.chapters import choosing
@@ -55,10 +56,11 @@ show(io_params)
 # %%
 iocpu = waiting.load_io_cpu(io_params)
 io_table = choosing.speedups(iocpu, ["n_items"], "way")
-show(io_table.round(3))
+show(io_table.round(3), source=iocpu)
 
 # %%
-fig = show(tuning.bar_figure(io_table, x="way", y="median", err="iqr", caption=iocpu,
+io_bars = io_table.assign(way=io_table["way"].str.wrap(9))  # five labels side by side
+fig = show(tuning.bar_figure(io_bars, x="way", y="median", err="iqr", caption=iocpu,
                              ylabel="seconds (median, IQR)", title="Fetch then compute"))
 
 # %%

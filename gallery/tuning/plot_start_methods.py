@@ -29,10 +29,10 @@ show([*overhead.plan_startup(),
 # pages shared with the parent. ``first_pool_ms`` is the first pool of a fresh script (it also
 # starts forkserver's server).
 table = choosing.start_methods_table()
-show(table.round(1))
+starts = choosing.load_start_methods()  # chapter 2's records: the worker memory
+show(table.round(1), source=starts)
 
 # %%
-starts = choosing.load_start_methods()
 fig = show(tuning.bar_figure(table, x="method", y="worker_uss_mib", hue="main", caption=starts,
                              ylabel="USS per worker (MiB, median)",
                              title="Memory each worker holds on its own"))
@@ -54,7 +54,8 @@ show(choosing.fork_deadlock_params())
 
 # %%
 deadlock = choosing.load_fork_deadlock()
-show(deadlock[["method", "outcome", "waited_s", "wait_limit_s", "exitcode", "warning"]])
+show(deadlock[["method", "outcome", "waited_s", "wait_limit_s", "exitcode", "warning"]],
+     source=deadlock)
 
 # %%
 fig = show(tuning.bar_figure(deadlock, x="method", y="waited_s", caption=deadlock,

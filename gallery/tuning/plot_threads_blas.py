@@ -37,7 +37,7 @@ from mpguide.report import show
 workers = machine.usable_cpus()
 result = Experiment("choosing-threads", FUNC, ITEMS, [
     executors.Threads(workers), executors.Pool(workers)], params=PARAMS, startup=False).run()
-show(result.table().round(3))
+show(result.table().round(3), source=result.frame())
 
 # %%
 fig = show(result.plot("Your function: threads or processes"))
@@ -46,19 +46,34 @@ fig = show(result.plot("Your function: threads or processes"))
 # Work that holds the GIL and work that releases it
 # -------------------------------------------------
 # The same declaration (``choosing.threads_experiments()``) for pure-Python work and for numpy
-# work (``sqrt`` and a sum over an array). The seed article "Python's multiprocessing
-# performance problem" published 4.25 s sequential against 1.39 s with 4 threads for summing
-# a large array ten times. It stays this comparison when you replace ``FUNC`` and ``ITEMS``.
+# work (``sqrt`` and a sum over an array). It stays this comparison when you replace ``FUNC``
+# and ``ITEMS``.
 from mpguide.chapters import choosing, tuning
 
 threads = choosing.load_threads_vs_processes()
 speed = choosing.speedups(threads, ["workload"], "executor")
-show(speed.round(3))
+show(speed.round(3), source=threads)
 
 # %%
 fig = show(tuning.bar_figure(speed, x="workload", y="speedup", hue="executor", caption=threads,
                              reference=1.0, ylabel="speedup over the plain loop (median)",
                              title="Threads need work that releases the GIL"))
+
+# %%
+# The seed article's ten sums
+# ---------------------------
+# The seed article "Python's multiprocessing performance problem" summed one large numpy array
+# ten times, in a loop and through a ``ThreadPool`` of 4, and published the seconds of each.
+# The same experiment here, with a smaller array: one array object ten times, through the
+# article's 4 threads and one thread per usable core. The table sets the two side by side as
+# parallel efficiency, the speedup per thread that can run at once (``parallel``).
+from mpguide.chapters import transfer
+
+ten_sums = Experiment("choosing-ten-sums", transfer.array_sum, choosing.ten_sums_items,
+                      choosing.ten_sums_plan(), params=choosing.ten_sums_params(),
+                      startup=False)
+sums = ten_sums.run().frame().assign(nbytes=ten_sums.params["nbytes"])
+show(choosing.ten_sums_table(sums).round(3), source=sums)
 
 # %%
 # BLAS oversubscription
@@ -74,7 +89,7 @@ matmuls = Experiment("choosing-blas", choosing.matmul_trace,
                      [256] * (config.scaled(20, 8) * workers), pools, startup=False).run()
 blas = choosing.blas_frame(matmuls, choosing.worker_blas_threads(pools))
 blas_table = choosing.blas_table(blas)
-show(blas_table.round(3))
+show(blas_table.round(3), source=blas)
 
 # %%
 fig = show(tuning.bar_figure(blas_table, x="variant", y="median", err="iqr", caption=blas,

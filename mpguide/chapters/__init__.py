@@ -33,6 +33,7 @@ from mpguide import claims
 MODULES: tuple[str, ...] = (
     "mpguide.chapters.overhead",
     "mpguide.chapters.task_duration",
+    "mpguide.chapters.trace_cost",
     "mpguide.chapters.transfer",
     "mpguide.chapters.send_less",
     "mpguide.chapters.disk_cache",
@@ -41,6 +42,7 @@ MODULES: tuple[str, ...] = (
     "mpguide.chapters.tuning",
     "mpguide.chapters.uneven_chunks",
     "mpguide.chapters.pool_size",
+    "mpguide.chapters.busy_machine",
     "mpguide.chapters.choosing",
     "mpguide.chapters.waiting",
     "mpguide.chapters.advisor",

@@ -350,9 +350,15 @@ def plot_validation(df: pd.DataFrame, ax=None):
     ax.set_title(f"Advisor predictions: median |error| {overall_error(df) * 100:.0f}%",
                  fontsize=10)
     ax.legend(fontsize=8)
-    meta = {k.removeprefix("meta_"): v for k, v in df.iloc[0].items()
-            if k.startswith("meta_")}
-    return add_caption(ax.figure, meta, start_method=str(df["start_method"].iloc[0]))
+    return add_caption(ax.figure, validation_metadata(df))
+
+
+def validation_metadata(df: pd.DataFrame) -> dict[str, Any]:
+    """The machine record of :func:`validation_frame` rows (their ``meta_*`` columns), with
+    the start method they ran under: what a figure or a table of them is captioned with."""
+    meta = {str(k).removeprefix("meta_"): v for k, v in df.iloc[0].items()
+            if str(k).startswith("meta_")}
+    return {**meta, "start_method": str(df["start_method"].iloc[0])}
 
 
 # --- claims ------------------------------------------------------------------------------
