@@ -14,7 +14,7 @@ import matplotlib
 import pytest
 
 from mpguide import cache, chapters, claims, config, executors, experiment, machine, timing
-from mpguide.chapters import overhead, task_duration
+from mpguide.chapters import overhead, task_duration, trace_cost
 
 matplotlib.use("Agg")
 
@@ -24,7 +24,7 @@ GALLERY = Path(__file__).resolve().parents[1] / "gallery" / "overhead"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 OVERHEAD_CLAIMS = ("spawn-starts-slower", "heavy-main-slows-spawn", "round-trip-costs-more",
                    "tiny-tasks-lose", "long-tasks-win", "chunking-cuts-overhead",
-                   "seed-tiny-tasks-lose", "tiny-task-workers-idle")
+                   "seed-tiny-tasks-lose", "tiny-task-workers-idle", "tracing-costs-little")
 
 
 @pytest.fixture
@@ -120,9 +120,18 @@ def _decomposition_record(start_method: str, workers: int, params: Mapping[str, 
 #: Experiments of a gallery script alone (no page reads them): the timeline of one real run.
 GALLERY_ONLY = {"overhead-timeline"}
 
+def _trace_cost_record(**key: Any) -> dict[str, Any]:
+    """What tracing costs on the model machine: 1% of the wall time, pair by pair."""
+    items = int(key["params"]["count"])
+    return {"label": "Pool(model)", "items": items, "repeats": key["repeats"],
+            "plain_median_s": 0.2, "traced_median_s": 0.202, "overhead": 0.01,
+            "overhead_iqr": 0.005, "overhead_best": 0.01}
+
+
 FAKES: dict[str, Callable[..., Any]] = {
     overhead.STARTUP: _startup_record, overhead.DISPATCH: _dispatch_record,
     task_duration.DECOMPOSITION: _decomposition_record,
+    trace_cost.TRACE_COST: _trace_cost_record,
     # No record: the script shows an empty timeline, as a re-importing worker's cache miss.
     **dict.fromkeys(GALLERY_ONLY, lambda **_: None),
 }
@@ -194,7 +203,8 @@ def test_claims_evaluate_from_the_records(fake_cache: list[tuple[str, str]]) -> 
         str(verdicts[c]) for c in OVERHEAD_CLAIMS if not verdicts[c].holds]
     asked = {name for name, _ in fake_cache}
     assert asked == {overhead.STARTUP, overhead.DISPATCH, overhead.SEED_TINY_TASKS,
-                     task_duration.TASK_DURATION, task_duration.DECOMPOSITION}
+                     task_duration.TASK_DURATION, task_duration.DECOMPOSITION,
+                     trace_cost.TRACE_COST}
 
 
 @pytest.mark.parametrize("script", sorted(GALLERY.glob("plot_*.py")), ids=lambda p: p.name)

@@ -49,8 +49,11 @@ for capture in captures.values():
 # -----------------------
 # One row per program and start method: what happened (``error``, ``killed`` when it had to
 # be ended at its bound, ``ok``), after how long, and the first message it printed.
+from mpguide.report import captioned, show
+
 frame = runs.runs_frame(captures)
-frame[["case", "role", "label", "method", "outcome", "seconds", "heading"]]
+show(captioned(frame[["case", "role", "label", "method", "outcome", "seconds", "heading"]], frame,
+               ", ".join(frame["method"].unique())))
 
 # %%
 # How long each mistake takes to show itself: most fail at once; a ``Pool.map`` whose workers

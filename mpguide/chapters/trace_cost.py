@@ -23,6 +23,9 @@ from mpguide import claims, config, executors, machine
 from mpguide.chapters.overhead import CHAPTER, format_duration
 from mpguide.experiment import run_cached
 
+#: Cache name of the measurement.
+TRACE_COST = "overhead-trace-cost"
+
 #: Seconds of each traced task: 1 ms, where the trace command promises a small cost.
 TASK_S = 1e-3
 
@@ -43,7 +46,7 @@ def trace_cost_params() -> dict[str, Any]:
 def load_trace_cost(params: dict[str, Any] | None = None) -> dict[str, Any]:
     """:func:`mpguide.tracer.measure_overhead` of ``params`` (default:
     :func:`trace_cost_params`; fresh interpreter, cached)."""
-    return dict(run_cached("overhead-trace-cost", "mpguide.tracer:measure_overhead",
+    return dict(run_cached(TRACE_COST, "mpguide.tracer:measure_overhead",
                            trace_cost_params() if params is None else params))
 
 
