@@ -212,7 +212,7 @@ def test_unpicklable_item_and_empty_input_are_refused(usermod: ModuleType,
 
 def test_raising_function_is_one_clear_error(usermod: ModuleType, start_method: str) -> None:
     with pytest.raises(advisor.AdviceError,
-                       match=r"boom raised ValueError: cannot handle item 0 .*fix the function"):
+                       match=r"boom raised ValueError: cannot handle item 0 .*fix it there"):
         _advise(usermod.boom, usermod.items(), start_method)
 
 

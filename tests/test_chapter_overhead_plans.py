@@ -14,7 +14,7 @@ import matplotlib
 import pytest
 
 from mpguide import cache, chapters, claims, config, executors, experiment, machine, timing
-from mpguide.chapters import overhead, task_duration, trace_cost
+from mpguide.chapters import overhead, seed_timing, task_duration, trace_cost
 
 matplotlib.use("Agg")
 
@@ -24,7 +24,8 @@ GALLERY = Path(__file__).resolve().parents[1] / "gallery" / "overhead"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 OVERHEAD_CLAIMS = ("spawn-starts-slower", "heavy-main-slows-spawn", "round-trip-costs-more",
                    "tiny-tasks-lose", "long-tasks-win", "chunking-cuts-overhead",
-                   "seed-tiny-tasks-lose", "tiny-task-workers-idle", "tracing-costs-little")
+                   "seed-tiny-tasks-lose", "tiny-task-workers-idle", "tracing-costs-little",
+                   "seed001-timing-work-dominates")
 
 
 @pytest.fixture
@@ -128,10 +129,21 @@ def _trace_cost_record(**key: Any) -> dict[str, Any]:
             "overhead_iqr": 0.005, "overhead_best": 0.01}
 
 
+def _seed_timing_record(**key: Any) -> list[dict[str, Any]]:
+    """The seed's timed map on the model machine: the workers busy 80% of the block."""
+    work = 0.006 * key["items"]
+    runs = [{"way": "loop", "workers": 0, "wall_s": work, "work_s": work},
+            {"way": "pool", "workers": key["workers"], "wall_s": work / key["workers"] / 0.8,
+             "work_s": work}]
+    return [{**_meta(), "start_method": key["start_method"], "items": key["items"],
+             "chunksize": key["chunksize"], "repeat": repeat, **run}
+            for repeat in range(key["repeats"]) for run in runs]
+
+
 FAKES: dict[str, Callable[..., Any]] = {
     overhead.STARTUP: _startup_record, overhead.DISPATCH: _dispatch_record,
     task_duration.DECOMPOSITION: _decomposition_record,
-    trace_cost.TRACE_COST: _trace_cost_record,
+    trace_cost.TRACE_COST: _trace_cost_record, seed_timing.SEED_TIMING: _seed_timing_record,
     # No record: the script shows an empty timeline, as a re-importing worker's cache miss.
     **dict.fromkeys(GALLERY_ONLY, lambda **_: None),
 }
@@ -204,7 +216,7 @@ def test_claims_evaluate_from_the_records(fake_cache: list[tuple[str, str]]) -> 
     asked = {name for name, _ in fake_cache}
     assert asked == {overhead.STARTUP, overhead.DISPATCH, overhead.SEED_TINY_TASKS,
                      task_duration.TASK_DURATION, task_duration.DECOMPOSITION,
-                     trace_cost.TRACE_COST}
+                     trace_cost.TRACE_COST, seed_timing.SEED_TIMING}
 
 
 @pytest.mark.parametrize("script", sorted(GALLERY.glob("plot_*.py")), ids=lambda p: p.name)

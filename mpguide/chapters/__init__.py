@@ -34,6 +34,7 @@ MODULES: tuple[str, ...] = (
     "mpguide.chapters.overhead",
     "mpguide.chapters.task_duration",
     "mpguide.chapters.trace_cost",
+    "mpguide.chapters.seed_timing",
     "mpguide.chapters.transfer",
     "mpguide.chapters.send_less",
     "mpguide.chapters.disk_cache",
