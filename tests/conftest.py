@@ -293,3 +293,17 @@ def read_verdict() -> Callable[[str, bool], Any]:
         return verdict
 
     return read
+
+
+@pytest.fixture
+def feed_records(monkeypatch: pytest.MonkeyPatch,
+                 read_verdict: Callable[[str, bool], Any]) -> Callable[..., Any]:
+    """``feed_records(patches, claim_id, holds)``: replace each ``(module, load function)`` of
+    ``patches`` by one that returns a copy of its records, then :func:`read_verdict`."""
+    def feed(patches: dict[tuple[Any, str], Any], claim_id: str, holds: bool) -> Any:
+        for (module, name), value in patches.items():
+            assert callable(getattr(module, name)), (module, name)
+            monkeypatch.setattr(module, name, lambda *_, value=value, **__: value.copy())
+        return read_verdict(claim_id, holds)
+
+    return feed

@@ -84,13 +84,9 @@ def _returning(value: pd.DataFrame) -> Callable[..., Any]:
 @pytest.mark.parametrize("holds", [True, False], ids=["holds", "fails"])
 @pytest.mark.parametrize("claim_id", list(CASES))
 def test_claim_follows_its_records(claim_id: str, holds: bool,
-                                   monkeypatch: pytest.MonkeyPatch,
-                                   read_verdict: Callable[..., claims.Verdict]) -> None:
+                                   feed_records: Callable[..., claims.Verdict]) -> None:
     patches, reads = CASES[claim_id](holds)
-    for (module, name), value in patches.items():
-        assert callable(getattr(module, name)), (module, name)
-        monkeypatch.setattr(module, name, _returning(value))
-    verdict = read_verdict(claim_id, holds)
+    verdict = feed_records(patches, claim_id, holds)
     assert reads in verdict.statement, verdict.statement
     assert verdict.evidence
 
