@@ -124,15 +124,18 @@ class ResultCache:
             return None
         return result
 
-    def store(self, experiment: str, params: Mapping[str, Any], result: Any) -> Path:
+    def store(self, experiment: str, params: Mapping[str, Any], result: Any,
+              measured_s: float | None = None) -> Path:
         """Write ``result`` (JSON-ready) atomically and return its path.
 
+        ``measured_s``, the seconds measuring it took, is kept beside it for :func:`costs`.
         Raises :class:`CacheError` when the folder cannot be written (the file is then
         unchanged).
         """
         path = self.path(experiment, params)
-        text = json.dumps({"key": self._key(experiment, params), "result": result}, indent=1,
-                          sort_keys=True, allow_nan=True)
+        entry = {"key": self._key(experiment, params), "result": result,
+                 "measured_s": measured_s}
+        text = json.dumps(entry, indent=1, sort_keys=True, allow_nan=True)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _remove_abandoned(path.parent)
@@ -217,14 +220,36 @@ class ResultCache:
                 cached = self.load(experiment, params)
                 if cached is not None:
                     return cached
+            started = time.perf_counter()
             result = measure(**params)
-            self.store(experiment, params, result)
+            self.store(experiment, params, result, time.perf_counter() - started)
         return result
 
     def _key(self, experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"experiment": experiment, "params": json.loads(_canonical(params)),
                 "fingerprint": self.fingerprint, "mpguide_version": __version__,
                 **_context()}
+
+
+def costs(root: str | os.PathLike[str] | None = None) -> list[tuple[str, float]]:
+    """Seconds each experiment of the cache at ``root`` took to measure, summed over its
+    entries, the costliest first: where a fresh docs build spends its time.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp())
+    >>> _ = cache.get_or_measure("nap", {"s": 0.01}, lambda s: time.sleep(s))
+    >>> [(name, seconds >= 0.01) for name, seconds in costs(cache.root)]
+    [('nap', True)]
+    """
+    totals: dict[str, float] = {}
+    for path in Path(root if root is not None else default_cache_dir()).glob("*/*.json"):
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            seconds = json.loads(path.read_text(encoding="utf-8")).get("measured_s")
+            if seconds is not None:
+                totals[path.parent.name] = totals.get(path.parent.name, 0.0) + float(seconds)
+    return sorted(totals.items(), key=lambda pair: -pair[1])
 
 
 def unwritable(folder: Path, exc: OSError) -> CacheError:

@@ -127,6 +127,22 @@ def build_finished(app: Any, exception: Exception | None) -> None:
     succeeded = exception is None and app.statuscode == 0 and not getattr(app, "_warncount", 0)
     if succeeded and _PENDING:
         mark_success()
+    report_costs()
+
+
+#: How many of the costliest experiments the end of a build names.
+COSTLIEST_SHOWN = 12
+
+
+def report_costs() -> None:
+    """Log the seconds the experiments of this build's cache took to measure, costliest first
+    (:func:`mpguide.cache.costs`): where a fresh build's time went."""
+    spent = cache.costs()
+    if spent:
+        total = sum(seconds for _, seconds in spent)
+        shown = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in spent[:COSTLIEST_SHOWN])
+        logger.info("[mpguide] measuring took %.0f s over %d experiments; costliest: %s",
+                    total, len(spent), shown)
 
 
 def mark_success() -> None:
