@@ -52,6 +52,9 @@ from mpguide.profiler import (
     profile,
 )
 
+#: A progress callback: called with one line per step of a long measurement.
+Progress = Callable[[str], None]
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -319,19 +322,21 @@ def worker_candidates(max_workers: int) -> list[int]:
     return sorted(counts)
 
 
-def machine_probes() -> dict[str, Any]:
-    """The machine card's probes (measured once per machine and cached)."""
+def machine_probes(progress: Progress | None = None) -> dict[str, Any]:
+    """The machine card's probes (measured once per machine and cached; ``progress(line)``
+    hears of each probe measured)."""
     from mpguide import card
 
-    probes: dict[str, Any] = card.machine_card()["probes"]
+    probes: dict[str, Any] = card.machine_card(progress=progress)["probes"]
     return probes
 
 
-def machine_peer_costs() -> dict[str, dict[str, Any]]:
-    """The installed peers' costs (measured once per machine and cached, like the card)."""
+def machine_peer_costs(progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """The installed peers' costs (measured once per machine and cached, like the card;
+    ``progress(line)`` hears of each peer measured)."""
     from mpguide import peer_probes
 
-    return peer_probes.peer_card()
+    return peer_probes.peer_card(progress=progress)
 
 
 def peer_predictions(prof: Profile, costs: MachineCosts,
@@ -366,7 +371,7 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
            probes: Mapping[str, Any] | None = None,
            peer_costs: Mapping[str, Mapping[str, Any]] | None = None,
            metadata: Mapping[str, Any] | None = None,
-           measure_free_cores: bool = True) -> Advice:
+           measure_free_cores: bool = True, progress: Progress | None = None) -> Advice:
     """Profile ``func`` on a sample of ``items``, predict every configuration, recommend one.
 
     Parameters
@@ -394,6 +399,9 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
         Start one pool now (:func:`pool_now`) to measure how many cores' worth of CPU the
         workers can get and what start-up costs from this ``__main__``; ``False`` trusts the
         machine card alone and assumes every usable core is free.
+    progress
+        Called with one line per step when the machine card or the peers' costs are measured
+        (the first call on a machine: minutes), as ``python -m mpguide advise`` shows them.
     """
     from mpguide import machine
 
@@ -405,7 +413,8 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
                    timeout=timeout)
     meta = dict(metadata or machine.collect_metadata())
     cores = int(meta.get("usable_cpus") or machine.usable_cpus())
-    costs = MachineCosts.from_probes(probes if probes is not None else machine_probes(), cores)
+    costs = MachineCosts.from_probes(probes if probes is not None else machine_probes(progress),
+                                     cores)
     if measure_free_cores and cores > 1:
         costs = costs.updated(pool_now(cores, preferred, timeout))
     max_workers = max(1, max_workers or cores)
@@ -420,7 +429,7 @@ def advise(func: Callable[[Any], Any], items: Iterable[Any], *,
     predictions += [predict_threads(prof, costs, workers=w)
                     for w in worker_candidates(max_workers) if w > 1]
     if peer_costs is None:
-        peer_costs = machine_peer_costs() if probes is None else {}
+        peer_costs = machine_peer_costs(progress) if probes is None else {}
     predictions += peer_predictions(prof, costs, peer_costs, max_workers)
     recommendation = recommend(prof, predictions, preferred)
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}"

@@ -87,6 +87,13 @@ def report(command: str, exc: BaseException) -> int:
 # --- machine --------------------------------------------------------------------------------
 
 
+def _end_progress() -> None:
+    """Clear the progress line that :func:`_progress` rewrites on a terminal."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
 def _progress(line: str) -> None:
     """One progress line on stderr; rewritten in place on a terminal."""
     if sys.stderr.isatty():
@@ -100,8 +107,7 @@ def _run_machine(args: argparse.Namespace) -> int:
     from mpguide import card
 
     result = card.machine_card(fresh=args.fresh, progress=_progress)
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+    _end_progress()
     if args.json:
         print(json.dumps(result, indent=1))
     else:
@@ -187,8 +193,12 @@ def _run_advise(args: argparse.Namespace) -> int:
 
         methods = args.start_methods or config.available_start_methods()
         items = check_input(func, items, methods)
-        advice = advise(func, items, start_methods=methods, max_workers=args.max_workers,
-                        time_budget=args.time_budget, timeout=args.timeout, probes=probes)
+        try:
+            advice = advise(func, items, start_methods=methods, max_workers=args.max_workers,
+                            time_budget=args.time_budget, timeout=args.timeout, probes=probes,
+                            progress=_progress)
+        finally:
+            _end_progress()
     except (pools.PoolError, config.ConfigError, OSError, KeyError, ValueError) as exc:
         return report("advise", exc)
     if args.json:

@@ -56,8 +56,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: The fewest timed runs an executor gets when :attr:`Experiment.time_budget` cuts its repeats:
-#: a median and a spread need three.
-MIN_REPEATS = 3
+#: only a run that alone lasts half the budget or more gets so few, and its own length makes
+#: it the steadiest (a spread still needs two).
+MIN_REPEATS = 2
+#: Seconds of timed runs per executor (:attr:`Experiment.time_budget`), in both modes: a short
+#: run gets every repeat, a run of seconds only :data:`MIN_REPEATS`; what keeps a fresh full
+#: docs build within its ten minutes on two cores.
+TIME_BUDGET_S = 3.0
 
 #: Items are a list, or an importable factory called with ``params`` (``"module:function"``
 #: or the function itself).
@@ -137,7 +142,7 @@ class Experiment:
     time_budget
         Seconds of timed runs an executor should take: one whose warm-up took ``w`` seconds
         gets ``time_budget / w`` repeats, between :data:`MIN_REPEATS` and ``repeats``
-        (default 10 s, 3 s in quick mode).
+        (default :data:`TIME_BUDGET_S`).
     startup
         Time the whole ``with Pool(...) as p: p.map(...)`` (start and stop included, what a
         script pays) when true; the map on a started pool when false.
@@ -173,7 +178,7 @@ class Experiment:
         if self.repeats is None:
             object.__setattr__(self, "repeats", config.scaled(5, 3))
         if self.time_budget is None:
-            object.__setattr__(self, "time_budget", config.scaled(10.0, 3.0))
+            object.__setattr__(self, "time_budget", TIME_BUDGET_S)
         _check_importable(self.func, "func")
         if not isinstance(self.items, str) and callable(self.items):
             _check_importable(self.items, "items")
@@ -295,9 +300,9 @@ def repeats_within(budget: float | None, warmup_s: float, most: int) -> int:
     Examples
     --------
     >>> repeats_within(10.0, 0.01, 5), repeats_within(10.0, 2.5, 5), repeats_within(10.0, 15.0, 5)
-    (5, 4, 3)
-    >>> repeats_within(10.0, 15.0, 2), repeats_within(None, 15.0, 5)
-    (2, 5)
+    (5, 4, 2)
+    >>> repeats_within(10.0, 15.0, 1), repeats_within(None, 15.0, 5)
+    (1, 5)
     """
     if budget is None or warmup_s <= 0:
         return most

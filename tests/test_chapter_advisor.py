@@ -38,7 +38,7 @@ def test_validation_summary_ratios() -> None:
     import pandas as pd
 
     rows = [("serial", 1.0, 1.0), ("sweep", 0.5, 0.55), ("sweep", 0.8, 0.6),
-            ("pool-default", 0.6, None), ("joblib-auto", 2.0, None),
+            ("pool-default", 0.6, None), ("threads", 0.9, None), ("joblib-auto", 2.0, None),
             ("joblib-auto-warm", 0.7, None), ("recommended", 0.52, 0.55)]
     df = pd.DataFrame([{"workload": "w", "shape": "s", "kind": k, "measured_s": m,
                         "predicted_s": p, "recommended_tool": "pool", "advise_s": 1.0}
@@ -48,7 +48,9 @@ def test_validation_summary_ratios() -> None:
     assert row["median_abs_error"] == pytest.approx((0.1 + 0.25) / 2)
     assert row["vs_best"] == pytest.approx(0.52 / 0.5)
     assert row["vs_pool_default"] == pytest.approx(0.52 / 0.6)
+    assert row["vs_threads"] == pytest.approx(0.52 / 0.9)
     assert row["vs_joblib_auto"] == pytest.approx(0.26)
+    assert row["vs_simple"] == pytest.approx(0.52 / 0.6)  # the fastest simple choice
     assert advisor.overall_error(df) == pytest.approx(0.175)
     assert math.isnan(row["vs_mpire_default"])  # not measured: no ratio, no error
     assert math.isnan(row["vs_dask_batched"])
@@ -57,7 +59,7 @@ def test_validation_summary_ratios() -> None:
 def test_peers_are_compared_as_a_scripts_only_call() -> None:
     """Dask's row is predicted against maps on a warm cluster; the recommendation is compared
     with its first call, start and stop included, as the recommendation's own time is, and
-    with mpire's cold calls."""
+    with mpire's cold calls; the best configuration measured may be a peer's."""
     import pandas as pd
 
     rows = [("serial", 1.0, 1.0, None), ("sweep", 0.5, 0.55, None),
@@ -71,7 +73,7 @@ def test_peers_are_compared_as_a_scripts_only_call() -> None:
     row = advisor.summary(df).iloc[0]
     assert row["vs_mpire_default"] == pytest.approx(0.52 / 0.4)
     assert row["vs_dask_batched"] == pytest.approx(0.52 / 5.2)
-    assert row["vs_best"] == pytest.approx(0.52 / 0.5)  # the sweep's best, not a peer
+    assert row["vs_best"] == pytest.approx(0.52 / 0.4)  # mpire's, not the sweep's 0.5 s
     peers = advisor.peer_rows(df)
     assert list(peers["kind"]) == list(advisor.PEER_KINDS)
     assert peers.loc[peers["kind"] == "mpire-default", "error"].iloc[0] == pytest.approx(0.25)
@@ -89,7 +91,8 @@ def test_validation_measures_what_it_predicts(start_method: str) -> None:
     kinds = {r["kind"] for r in result["records"]}
     peer_kinds = {f"{tool}-{'default' if tool == 'mpire' else 'batched'}"
                   for tool in declared["peers"]}
-    base = {"serial", "sweep", "pool-default", "joblib-auto", "joblib-auto-warm", "recommended"}
+    base = {"serial", "sweep", "pool-default", "threads", "joblib-auto", "joblib-auto-warm",
+            "recommended"}
     assert base <= kinds <= base | peer_kinds
     # A peer predicted past MAX_CONFIG_S is left out, as a sweep configuration is (mpire's
     # start and stop alone took seconds under forkserver here).

@@ -75,3 +75,35 @@ def test_cli_failing_function(advise_cli: Run, start_method: str, target: str,
                               pattern: str) -> None:
     _assert_one_paragraph(advise_cli(target, "--items", "usermod:items", method=start_method),
                           pattern)
+
+
+def test_advise_says_what_it_probes(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The machine's and the peers' costs take minutes the first time: each step is a progress
+    line on stderr, and what was probed is what the advice is computed from."""
+    from mpguide import card, cli, peer_probes
+    from mpguide.costs import EXAMPLE_PEER_COSTS, EXAMPLE_PROBES
+
+    def machine_card(progress: Callable[[str], None] | None = None,
+                     **_: object) -> dict[str, object]:
+        assert progress is not None
+        progress("[1/1] pool start and stop")
+        return {"probes": EXAMPLE_PROBES}
+
+    def peer_card(progress: Callable[[str], None] | None = None,
+                  **_: object) -> dict[str, object]:
+        assert progress is not None
+        progress("[1/1] dask start, stop and overhead per task")
+        return dict(EXAMPLE_PEER_COSTS)
+
+    monkeypatch.setattr(card, "machine_card", machine_card)
+    monkeypatch.setattr(peer_probes, "peer_card", peer_card)
+    status = cli.main(["advise", "mpguide.workloads:square", "--items",
+                       "mpguide.chapters.advisor:tiny_items", "--start-method", "fork",
+                       "--time-budget", "0.5", "--json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "probing [1/1] pool start and stop\n" in captured.err
+    assert "probing [1/1] dask start, stop and overhead per task\n" in captured.err
+    tools = {p.get("tool", "pool") for p in json.loads(captured.out)["predictions"]}
+    assert set(EXAMPLE_PEER_COSTS) <= tools  # the probed peers' costs were used

@@ -88,13 +88,16 @@ def test_in_process_run_reports_progress() -> None:
 
 @pytest.mark.parametrize("startup", [True, False], ids=["with-startup", "started"])
 def test_a_long_warm_up_cuts_the_repeats_to_the_budget(startup: bool) -> None:
-    """The loop sleeps 0.1 s per run and the thread pool 0.05 s against a 0.1 s budget: three
-    repeats each (the floor), not six; items that take microseconds keep all six."""
+    """The loop sleeps 0.1 s per run and the thread pool 0.05 s against a 0.1 s budget: two
+    repeats each (the floor, MIN_REPEATS), not six; items that take microseconds keep all six."""
+    from mpguide.experiment import MIN_REPEATS
+
     items = [0.05, 0.05]
     frame = Experiment("t-budget", workloads.sleep_task, items, [executors.Threads(2)],
                        repeats=6, time_budget=0.1, startup=startup, fresh=False,
                        cache=False).run().frame()
-    assert frame.groupby("label").size().to_dict() == {"loop": 3, "Threads(2)": 3}
+    assert MIN_REPEATS == 2
+    assert frame.groupby("label").size().to_dict() == {"loop": 2, "Threads(2)": 2}
     quick = Experiment("t-budget", workloads.square, list(range(10)), [executors.Threads(2)],
                        repeats=6, time_budget=0.1, startup=startup, fresh=False,
                        cache=False).run().frame()

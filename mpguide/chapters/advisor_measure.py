@@ -172,8 +172,9 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     :func:`~mpguide.chapters.advisor.validation_params` to
     :func:`mpguide.experiment.run_cached`) so that pool start-up describes a plain script.
     Every configuration is timed once per round, rounds repeated ``repeats`` times, so that a
-    change of load on a shared machine hits all of them alike; mpire's default chunking is one
-    of them if in ``peers``. Dask, if in ``peers``, runs after the rounds (:func:`_dask_row`).
+    change of load on a shared machine hits all of them alike: the loop, the sweep, Pool's
+    default, a thread pool of ``workers`` threads, joblib's auto batching (cold and warm) and,
+    if in ``peers``, mpire's default chunking. Dask, if in ``peers``, runs after the rounds (:func:`_dask_row`).
     The peers' packages are imported first, as a script imports them at its top. Each result
     is checked against the loop's. ``hashes`` (of the function's and factory's source) only
     key the cache. Returns JSON-ready ``{"advice", "advise_s", "records", "metadata"}``.
@@ -220,6 +221,9 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     configs.append(({"kind": "pool-default", "tool": "pool", "workers": workers,
                      "chunksize": executors.default_chunksize(len(items_), workers)},
                     pool(workers, None, None)))
+    configs.append(({"kind": "threads", "tool": "threads", "workers": workers,
+                     "chunksize": None},
+                    functools.partial(time_threads, func_, items_, workers, None)))
     configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": workers,
                      "chunksize": None, "predicted_s": peer_s("joblib", None)},
                     lambda: time_joblib(func_, items_, workers)))

@@ -234,9 +234,9 @@ def lineup(n_items: int, workers: int | None = None,
 
 def side_by_side_params() -> dict[str, Any]:
     """The ``run_cached`` params of :func:`load_side_by_side`, not run: every shape, the
-    usable cores, 3 timed runs per executor (2 in quick mode)."""
+    usable cores, 2 timed runs per executor."""
     return {"shapes": [s.declaration() for s in shapes().values()],
-            "workers": machine.usable_cpus(), "repeats": config.scaled(3, 2),
+            "workers": machine.usable_cpus(), "repeats": 2,
             "timeout": config.DEFAULT_TIMEOUT}
 
 

@@ -91,7 +91,7 @@ def calibrate_iterations(seconds: float, rounds: int = 3) -> int:
 def spin_items(seconds: float = 1e-4, count: int | None = None) -> list[int]:
     """Items for :func:`workloads.spin` tasks of about ``seconds`` each, calibrated here.
 
-    ``count`` items (default: as many as the loop runs in about 200 ms, 30 ms in quick mode,
+    ``count`` items (default: as many as the loop runs in about 120 ms, 30 ms in quick mode,
     at least 8 per usable core and at most 4,000, 600 in quick mode). The items factory of the
     task-duration and decomposition experiments: it runs where the experiment runs, so the
     calibration describes that interpreter.
@@ -103,7 +103,7 @@ def spin_items(seconds: float = 1e-4, count: int | None = None) -> list[int]:
     (3, 1, True)
     """
     if count is None:
-        budget, most = config.scaled(200, 30) / 1e3, config.scaled(4000, 600)
+        budget, most = config.scaled(120, 30) / 1e3, config.scaled(4000, 600)
         count = max(8 * machine.usable_cpus(), min(most, round(budget / max(seconds, 1e-9))))
     return [calibrate_iterations(seconds)] * count
 

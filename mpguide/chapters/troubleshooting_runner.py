@@ -251,8 +251,7 @@ def capture_params(case: str) -> dict[str, Any]:
     (a program's own wait ``wait_s``, or ``timeout_wait_s`` for one that ends by that wait
     running out; the kill bound of a reproduction that waits forever, ``hang_s``)."""
     return {"case": case, "methods": list(config.available_start_methods()),
-            "wait_s": WAIT_S, "timeout_wait_s": config.scaled(5.0, 3.0),
-            "hang_s": config.scaled(10.0, 4.0)}
+            "wait_s": WAIT_S, "timeout_wait_s": 3.0, "hang_s": 4.0}
 
 
 def load_case(case: str) -> dict[str, Any]:

@@ -315,12 +315,12 @@ def _warm_executor(workers: int, start_method: str,
 
 def io_cpu_params(start_method: str | None = None) -> dict[str, Any]:
     """The ``run_cached`` params of the I/O + CPU pipeline comparison, not run: a process pool
-    of the usable cores, :data:`IO_THREADS_PER_WORKER` threads per worker, 16 items per worker
+    of the usable cores, :data:`IO_THREADS_PER_WORKER` threads per worker, 8 items per worker
     (4 in quick mode) that each wait 50 ms, then compute 20 ms (10 ms)."""
     workers = machine.usable_cpus()
     return {"start_method": config.resolve_start_method(start_method), "workers": workers,
             "threads": IO_THREADS_PER_WORKER * workers,
-            "n_items": config.scaled(16, 4) * workers, "delay_ms": 50,
+            "n_items": config.scaled(8, 4) * workers, "delay_ms": 50,
             "cpu_ms": config.scaled(20, 10), "nbytes": 4096, "repeats": config.scaled(3, 2),
             "ways": list(IO_CPU_WAYS)}
 
