@@ -21,17 +21,16 @@ at the top.
 # first pool of a script also pays one-off costs (``forkserver`` starts its server), so the
 # first pool and the later ones are reported apart. Results are cached per machine;
 # ``MPGUIDE_FRESH=1`` re-measures.
-from mpguide import config, machine
 from mpguide.chapters import overhead
 from mpguide.experiment import run_cached
 from mpguide.report import show
 
-workers = machine.usable_cpus()
-runs = [run_cached("overhead-startup", "mpguide.chapters.overhead:measure_startup",
-                   {"start_method": start_method, "main": main, "workers": workers,
-                    "runs": config.scaled(5, 1), "pools_per_run": 2}, fresh=False)
-        for start_method in config.available_start_methods()
-        for main in overhead.MAINS]  # "light": the stdlib only; "numpy+pandas"
+# One plan per start method and main ("light": the stdlib only; "numpy+pandas"), on the usable
+# cores: the chapter's own (overhead.plan_startup), so this script and the guide share one
+# measurement.
+plans = overhead.plan_startup()
+runs = [run_cached("overhead-startup", "mpguide.chapters.overhead:measure_startup", plan,
+                   fresh=False) for plan in plans]
 startup = overhead.startup_frame(runs)
 show(overhead.startup_summary(startup), source=startup)
 

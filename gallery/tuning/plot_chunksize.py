@@ -24,7 +24,7 @@ from mpguide.chapters import task_duration
 
 FUNC = workloads.spin  # any importable function of one argument
 ITEMS = task_duration.spin_items  # a list, or a factory called with PARAMS
-PARAMS = {"seconds": 1e-4, "count": config.scaled(2000, 300)}  # keyword arguments of ITEMS
+PARAMS = {"seconds": 1e-4, "count": config.scaled(1200, 300)}  # keyword arguments of ITEMS
 
 # %%
 # Time against chunksize

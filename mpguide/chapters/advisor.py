@@ -70,7 +70,7 @@ def tiny_items() -> list[int]:
 
 def compute_items() -> list[int]:
     """Compute-bound: :func:`workloads.spin` iterations lasting about 2 ms each."""
-    return [workloads.iterations_for(2e-3)] * config.scaled(120, 60)
+    return [workloads.iterations_for(2e-3)] * config.scaled(100, 60)
 
 
 def argument_items() -> list[bytes]:
@@ -80,13 +80,13 @@ def argument_items() -> list[bytes]:
 
 def result_items() -> list[tuple[str, int]]:
     """Result-bound: :func:`workloads.payload_task` returning a 512 KiB float64 array each."""
-    return [("ndarray", 1 << 19)] * config.scaled(120, 60)
+    return [("ndarray", 1 << 19)] * config.scaled(80, 60)
 
 
 def uneven_items() -> list[int]:
     """Uneven: :func:`workloads.spin` whose cost grows linearly from 0 to 8 ms along the list
     (sorted work, the worst case for large chunks)."""
-    n = config.scaled(100, 60)
+    n = config.scaled(80, 60)
     return [workloads.iterations_for(8e-3 * i / (n - 1)) for i in range(n)]
 
 

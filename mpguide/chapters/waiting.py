@@ -94,7 +94,7 @@ def pool_vs_process_params(start_method: str | None = None) -> dict[str, Any]:
                  for name, (kind, nf, nq, sf, sq) in POOL_VS_PROCESS.items()}
     pool = executors.Pool(workers, chunksize=1,
                           start_method=config.resolve_start_method(start_method))
-    return {"pool": pool.to_dict(), "scenarios": scenarios, "repeats": config.scaled(3, 2)}
+    return {"pool": pool.to_dict(), "scenarios": scenarios, "repeats": 2}
 
 
 def _run_processes(ctx: Any, target: Callable[[Any], Any], args: list[Any],
