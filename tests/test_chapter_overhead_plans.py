@@ -182,13 +182,15 @@ def _load_everything() -> None:
     task_duration.load_decomposition()
 
 
+@pytest.mark.parametrize("quick", ["1", "0"], ids=["quick", "full"])
 @pytest.mark.parametrize("cores", [None, 8], ids=["this machine", "8 cores"])
 def test_gallery_scripts_declare_what_the_chapter_loads(
         fake_cache: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch,
-        cores: int | None) -> None:
-    """The guide page, the claims and the gallery read the same records: the scripts' visible
-    declarations (run with their default FUNC/ITEMS, outside the main guard) ask the cache for
-    exactly the keys the chapter's load functions ask for."""
+        cores: int | None, quick: str) -> None:
+    """The guide page, the claims and the gallery read the same records, in either mode: the
+    scripts' visible declarations (run with their default FUNC/ITEMS, outside the main guard)
+    ask the cache for exactly the keys the chapter's load functions ask for."""
+    monkeypatch.setenv("MPGUIDE_QUICK", quick)
     if cores is not None:
         monkeypatch.setattr(machine, "usable_cpus", lambda: cores)
     _load_everything()

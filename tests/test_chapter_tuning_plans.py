@@ -102,9 +102,13 @@ def _first_cell(script: str) -> dict[str, Any]:
     ("plot_pool_size.py", lambda: pool_size.pool_size_experiments()["spin"]),
     ("plot_threads_blas.py", lambda: choosing.threads_experiments()["spin"]),
 ])
+@pytest.mark.parametrize("quick", ["1", "0"], ids=["quick", "full"])
 def test_gallery_defaults_are_the_chapters_experiment(
-        script: str, experiment: Callable[[], Experiment]) -> None:
-    """Unchanged, a script's first experiment is the chapter's: one measurement, two views."""
+        script: str, experiment: Callable[[], Experiment], quick: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unchanged, a script's first experiment is the chapter's, in either mode: one
+    measurement, two views."""
+    monkeypatch.setenv("MPGUIDE_QUICK", quick)
     cell = _first_cell(script)
     declared = experiment()
     assert (cell["FUNC"], cell["ITEMS"], cell["PARAMS"]) == (
