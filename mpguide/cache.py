@@ -231,9 +231,11 @@ class ResultCache:
                 **_context()}
 
 
-def costs(root: str | os.PathLike[str] | None = None) -> list[tuple[str, float]]:
+def costs(root: str | os.PathLike[str] | None = None,
+          since: float = 0.0) -> list[tuple[str, float]]:
     """Seconds each experiment of the cache at ``root`` took to measure, summed over its
-    entries, the costliest first: where a fresh docs build spends its time.
+    entries written at ``since`` (seconds since the epoch) or later, the costliest first:
+    where a fresh docs build spends its time.
 
     Examples
     --------
@@ -246,6 +248,8 @@ def costs(root: str | os.PathLike[str] | None = None) -> list[tuple[str, float]]
     totals: dict[str, float] = {}
     for path in Path(root if root is not None else default_cache_dir()).glob("*/*.json"):
         with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            if path.stat().st_mtime < since:
+                continue
             seconds = json.loads(path.read_text(encoding="utf-8")).get("measured_s")
             if seconds is not None:
                 totals[path.parent.name] = totals.get(path.parent.name, 0.0) + float(seconds)

@@ -17,7 +17,7 @@ pytest.importorskip("sphinx", reason="needs the docs dependency group")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
 import mpguide_build
 
-from mpguide import cache
+from mpguide import cache, workloads
 
 
 @pytest.fixture
@@ -160,3 +160,23 @@ def test_the_summary_pages_are_read_after_the_chapters() -> None:
     names = ["api", "claims", "guide/01-overhead", "guide/09-versions", "index"]
     mpguide_build.read_summaries_last(None, None, names)
     assert names == ["api", "guide/01-overhead", "guide/09-versions", "claims", "index"]
+
+
+def test_the_build_ends_by_naming_its_costliest_experiments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a fresh build's time went: each experiment's measuring seconds, costliest first."""
+    monkeypatch.setenv("MPGUIDE_CACHE_DIR", str(tmp_path))
+    results = cache.ResultCache(tmp_path)
+    results.get_or_measure("slow-one", {"seconds": 0.05}, workloads.sleep_task)
+    results.get_or_measure("quick-one", {"seconds": 0.0}, workloads.sleep_task)
+    logged: list[str] = []
+    monkeypatch.setattr(mpguide_build.logger, "info", lambda fmt, *args: logged.append(fmt % args))
+    monkeypatch.setitem(mpguide_build._STARTED, "at", 0.0)
+    mpguide_build.report_costs()
+    assert len(logged) == 1
+    assert "over 2 experiments; costliest: slow-one" in logged[0]
+    assert logged[0].index("slow-one") < logged[0].index("quick-one")
+    # A rebuild that reads every record and measures nothing names nothing.
+    monkeypatch.setitem(mpguide_build._STARTED, "at", time.time() + 1)
+    mpguide_build.report_costs()
+    assert len(logged) == 1

@@ -71,6 +71,7 @@ def prepare(confdir: Path) -> str:
 
     Returns the build stamp (a short hash) for the ``mpguide_build_stamp`` config value.
     """
+    _STARTED["at"] = time.time()
     build_dir = confdir / "_build"
     os.environ.setdefault("MPGUIDE_CACHE_DIR", str(build_dir / ".mpguide-cache"))
     if os.environ.pop("MPGUIDE_FRESH", "") not in {"", "0"}:
@@ -134,10 +135,15 @@ def build_finished(app: Any, exception: Exception | None) -> None:
 COSTLIEST_SHOWN = 12
 
 
+#: When this build started (:func:`prepare`): what the cache holds from before is not its cost.
+_STARTED = {"at": 0.0}
+
+
 def report_costs() -> None:
-    """Log the seconds the experiments of this build's cache took to measure, costliest first
-    (:func:`mpguide.cache.costs`): where a fresh build's time went."""
-    spent = cache.costs()
+    """Log the seconds the experiments measured by this build took, costliest first
+    (:func:`mpguide.cache.costs`): where a fresh build's time went. Silent when the build
+    measured nothing."""
+    spent = cache.costs(since=_STARTED["at"])
     if spent:
         total = sum(seconds for _, seconds in spent)
         shown = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in spent[:COSTLIEST_SHOWN])
