@@ -43,6 +43,9 @@ DEFAULT_PROFILE_TIMEOUT = 30.0
 MAX_SAMPLE = 400
 #: A timing of repeated sample runs lasts at least this long (clock resolution, noise).
 MIN_TIMED_S = 0.02
+#: Seconds each reading of the two-thread race lasts at least (:func:`_relative_parallelism`),
+#: and how many interleaved rounds it runs: short readings made its answer vary between runs.
+RACE_MIN_S, RACE_ROUNDS = 0.05, 5
 #: Per-thread CPU times tick in 10 ms steps on Linux: the BLAS detection runs this long.
 THREAD_CPU_MIN_S = 0.2
 #: The function "uses BLAS threads" when, while it runs, the process's other threads (the BLAS
@@ -187,15 +190,15 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
 
 
 def _cpu_per_wall(run: Callable[[], Any], budget: float) -> tuple[float, float]:
-    """CPU seconds of this process per wall second while ``run`` repeats, and the wall
-    seconds of one call."""
+    """CPU seconds of this process per wall second while ``run`` repeats (for
+    :data:`RACE_MIN_S` at least), and the wall seconds of one call."""
     wall, cpu = time.perf_counter(), time.process_time()
-    per_call = _timed_repeat(run, budget)
+    per_call = _timed_repeat(run, budget, min_time=RACE_MIN_S)
     return (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9), per_call
 
 
 def _relative_parallelism(one: Callable[[], Any], many: Callable[[], Any], budget: float,
-                          rounds: int = 3) -> float:
+                          rounds: int = RACE_ROUNDS) -> float:
     """How many cores' worth of work ``many`` does relative to ``one``: about 1 for threads
     that hold the GIL, up to the thread count for work that releases it.
 
