@@ -295,17 +295,15 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         sweep = rows_of[rows_of["kind"] == "sweep"]
         recommended = measured("recommended")
         simple = [measured(kind) for kind in SIMPLE_CHOICES]
-        best = min(float(sweep["measured_s"].min()), measured("serial"), *simple,
-                   measured("mpire-default"), measured("dask-batched", column="cold_s"),
-                   key=lambda s: math.inf if math.isnan(s) else s)
+        best = _fastest(float(sweep["measured_s"].min()), measured("serial"), *simple,
+                        measured("mpire-default"), measured("dask-batched", column="cold_s"))
         rows.append({
             "workload": name, "shape": rows_of["shape"].iloc[0],
             "recommended": rows_of["recommended_tool"].iloc[0],
             "median_abs_error": float(sweep["error"].abs().median()),
             "configs": len(sweep),
             "vs_best": recommended / best,
-            "vs_simple": recommended / min(simple, key=lambda s: math.inf if math.isnan(s)
-                                           else s),
+            "vs_simple": recommended / _fastest(*simple),
             "vs_pool_default": recommended / measured("pool-default"),
             "vs_threads": recommended / measured("threads"),
             "vs_joblib_auto": recommended / measured("joblib-auto"),
@@ -316,6 +314,16 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
             "advise_s": float(rows_of["advise_s"].iloc[0]),
         })
     return pd.DataFrame(rows)
+
+
+def _fastest(*seconds: float) -> float:
+    """The least of ``seconds`` that were measured (NaN: not measured; NaN if none was).
+
+    >>> _fastest(0.5, math.nan, 0.3), math.isnan(_fastest(math.nan))
+    (0.3, True)
+    """
+    measured = [s for s in seconds if not math.isnan(s)]
+    return min(measured) if measured else math.nan
 
 
 #: Kinds of the peers' rows in the validation records.
