@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from pathlib import Path
 SHM = Path("/dev/shm")
 #: How ``multiprocessing.synchronize.SemLock`` names its semaphores in :data:`SHM`.
 PREFIX = "sem.mp-"
+#: The temporary file glibc's ``sem_open`` creates (``sem.XXXXXX``, from ``mkstemp``) before it
+#: links it under the semaphore's name: a process killed in between leaves it behind.
+HALF_CREATED = re.compile(r"sem\.[A-Za-z0-9]{6}")
 
 
 def _ours() -> dict[str, int]:
@@ -41,7 +45,8 @@ def _ours() -> dict[str, int]:
     found = {}
     for entry in os.scandir(SHM):
         try:
-            if entry.name.startswith(PREFIX) and entry.stat().st_uid == os.getuid():
+            semaphore = entry.name.startswith(PREFIX) or HALF_CREATED.fullmatch(entry.name)
+            if semaphore and entry.stat().st_uid == os.getuid():
                 found[entry.name] = entry.inode()
         except FileNotFoundError:
             continue
@@ -49,7 +54,8 @@ def _ours() -> dict[str, int]:
 
 
 def snapshot() -> frozenset[str]:
-    """The ``multiprocessing`` semaphores in ``/dev/shm`` owned by this user, now."""
+    """The ``multiprocessing`` semaphores in ``/dev/shm`` owned by this user, now (glibc's
+    half-created ones too: :data:`HALF_CREATED`)."""
     return frozenset(_ours())
 
 

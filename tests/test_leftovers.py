@@ -47,3 +47,17 @@ def test_a_semaphore_in_use_is_kept() -> None:
         finally:
             child.communicate("", timeout=60)
     assert leftovers.remove_orphans(before) == [entry]
+
+
+def test_a_half_created_semaphore_is_an_orphan_too() -> None:
+    """glibc's ``sem_open`` writes ``sem.XXXXXX`` first and links it under the final name: a
+    process killed in between leaves that temporary file, which is removed like an orphan."""
+    before = leftovers.snapshot()
+    entry = f"sem.{uuid.uuid4().hex[:6]}"
+    (leftovers.SHM / entry).write_bytes(b"\0" * 32)
+    try:
+        assert entry in leftovers.snapshot()
+        assert leftovers.remove_orphans(before) == [entry]
+        assert not (leftovers.SHM / entry).exists()
+    finally:
+        (leftovers.SHM / entry).unlink(missing_ok=True)
