@@ -62,7 +62,7 @@ MIN_REPEATS = 2
 #: Seconds of timed runs per executor (:attr:`Experiment.time_budget`), in both modes: a short
 #: run gets every repeat, a run of seconds only :data:`MIN_REPEATS`; what keeps a fresh full
 #: docs build within its ten minutes on two cores.
-TIME_BUDGET_S = 3.0
+TIME_BUDGET_S = 2.0
 
 #: Items are a list, or an importable factory called with ``params`` (``"module:function"``
 #: or the function itself).
@@ -137,7 +137,7 @@ class Experiment:
     params
         Keyword arguments of the items factory.
     repeats
-        Timed runs per executor after one warm-up (default 5, 3 in quick mode): the most it
+        Timed runs per executor after one warm-up (default 4, 3 in quick mode): the most it
         gets.
     time_budget
         Seconds of timed runs an executor should take: one whose warm-up took ``w`` seconds
@@ -176,7 +176,7 @@ class Experiment:
         object.__setattr__(self, "executors", tuple(specs))
         object.__setattr__(self, "params", dict(self.params))
         if self.repeats is None:
-            object.__setattr__(self, "repeats", config.scaled(5, 3))
+            object.__setattr__(self, "repeats", config.scaled(4, 3))
         if self.time_budget is None:
             object.__setattr__(self, "time_budget", TIME_BUDGET_S)
         _check_importable(self.func, "func")

@@ -73,8 +73,8 @@ print(cli.render_text(tiny))
 # Predicted against measured
 # --------------------------
 # Is the prediction right? :func:`~mpguide.chapters.advisor_measure.measure_workload` times the real
-# ``Pool.map`` of ``FUNC`` over the items (in a fresh interpreter) for each worker count, up
-# to the usable cores, and chunksize of a sweep, beside Pool's default chunksize, joblib and
+# ``Pool.map`` of ``FUNC`` over the items (in a fresh interpreter) over a sweep of chunksizes
+# on all usable cores (smaller pools at their best predicted chunksize), beside Pool's default chunksize, joblib and
 # the recommendation; each point is one configuration, the grey band is ±15%. Chapter 4 of the
 # guide does this for workloads of every shape.
 validation = advisor.validation_params(FUNC, ITEMS, PARAMS)

@@ -23,7 +23,7 @@ from mpguide.chapters import tuning
 
 FUNC = tuning.spin_then_bytes  # any importable function of one argument
 ITEMS = tuning.uneven_tasks  # a factory called with PARAMS, or JSON-ready items
-PARAMS = {"seconds": 2e-4, "count": config.scaled(3000, 600), "result_kib": 32}
+PARAMS = {"seconds": 2e-4, "count": config.scaled(1500, 600), "result_kib": 32}
 
 # %%
 # First result, total time, peak memory, order

@@ -7,8 +7,9 @@ mpguide.chapters.advisor:compute_items``).
 :func:`~mpguide.chapters.advisor_measure.measure_workload` runs in a fresh
 interpreter (:func:`mpguide.experiment.run_cached`): it asks the advisor for its prediction
 grid and recommendation, then measures the real
-``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` over a sweep of workers x
-chunksize (:class:`mpguide.executors.Pool`), Pool's default chunksize, joblib's
+``with ctx.Pool(w) as p: p.map(func, items, chunksize=c)`` over a sweep of chunksizes
+(:class:`mpguide.executors.Pool`; smaller pools at their best predicted chunksize,
+:func:`~mpguide.chapters.advisor_measure.sweep_predictions`), Pool's default chunksize, joblib's
 ``batch_size="auto"``, mpire's default chunking, Dask batched, the plain loop, and the
 recommended configuration (:mod:`mpguide.chapters.advisor_measure`).
 :func:`validation_params` declares it for any importable function and item factory, so the

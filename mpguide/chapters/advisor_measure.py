@@ -36,6 +36,7 @@ from mpguide.timing import check_same
 
 if TYPE_CHECKING:
     from mpguide.advisor import Advice
+    from mpguide.model import Prediction
 
 CHAPTER = advisor_chapter.CHAPTER
 #: Sweep configurations predicted to take longer than this are skipped (seconds): they are far
@@ -162,6 +163,22 @@ def sweep_chunksizes(n_items: int, workers: int) -> list[int]:
     return sorted({*grid, default_chunksize(n_items, workers), limit})
 
 
+def sweep_predictions(advice: Advice, count: int, workers: int,
+                      start_method: str) -> list[Prediction]:
+    """The sweep's ``Pool(count)`` configurations, as predicted: every chunksize of
+    :func:`sweep_chunksizes` for the most workers, only the best predicted one for fewer
+    (a smaller pool is rarely the fastest, and its chunksizes cost the most time to run);
+    none predicted past :data:`MAX_CONFIG_S`."""
+    from mpguide.model import predict
+
+    preds = [predict(advice.profile, advice.costs, workers=count, chunksize=chunksize,
+                     start_method=start_method)
+             for chunksize in sweep_chunksizes(advice.profile.n_items, count)]
+    if count < workers:
+        preds = [min(preds, key=lambda p: p.predicted_s)]
+    return [p for p in preds if p.predicted_s <= MAX_CONFIG_S]
+
+
 def measure_workload(*, name: str, shape: str, func: str, items: str, params: dict[str, Any],
                      start_method: str, repeats: int, workers: int, peers: Sequence[str] = (),
                      timeout: float = 120.0, **hashes: str) -> dict[str, Any]:
@@ -180,7 +197,6 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     key the cache. Returns JSON-ready ``{"advice", "advise_s", "records", "metadata"}``.
     """
     from mpguide import advisor as kit
-    from mpguide.model import predict
     from mpguide.peer_probes import peer_spec
 
     del hashes
@@ -210,14 +226,11 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
         ({"kind": "serial", "tool": "serial", "workers": 1, "chunksize": None,
           "predicted_s": advice.serial_s}, lambda: time_serial(func_, items_))]
     for count in kit.worker_candidates(workers):
-        for chunksize in sweep_chunksizes(len(items_), count):
-            pred = predict(advice.profile, advice.costs, workers=count, chunksize=chunksize,
-                           start_method=start_method)
-            if pred.predicted_s <= MAX_CONFIG_S:
-                configs.append(({"kind": "sweep", "tool": "pool", "workers": count,
-                                 "chunksize": chunksize, "blas_threads": pred.blas_threads,
-                                 "predicted_s": pred.predicted_s},
-                                pool(count, chunksize, pred.blas_threads)))
+        for pred in sweep_predictions(advice, count, workers, start_method):
+            configs.append(({"kind": "sweep", "tool": "pool", "workers": count,
+                             "chunksize": pred.chunksize, "blas_threads": pred.blas_threads,
+                             "predicted_s": pred.predicted_s},
+                            pool(count, pred.chunksize, pred.blas_threads)))
     configs.append(({"kind": "pool-default", "tool": "pool", "workers": workers,
                      "chunksize": executors.default_chunksize(len(items_), workers)},
                     pool(workers, None, None)))
@@ -303,4 +316,4 @@ def _dask_row(advice: Advice, peer_costs: dict[str, Any], func: Callable[[Any], 
 
 
 __all__ = ["MAX_CONFIG_S", "WarmTimes", "measure_workload", "pool_run", "sweep_chunksizes",
-           "time_joblib", "time_serial", "time_threads", "time_warm"]
+           "sweep_predictions", "time_joblib", "time_serial", "time_threads", "time_warm"]

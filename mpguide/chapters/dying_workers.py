@@ -79,7 +79,7 @@ POLL_S = 0.02
 LOOK_S = 0.2
 #: Cases run side by side: most of a case's time is a tool starting or a hang being waited
 #: out, and each case watches only its own processes and files.
-LANES = 4
+LANES = 6
 #: Cases a quick build skips: Dask's worker ends the same way whether it segfaults, calls
 #: ``os._exit`` or is killed (its nanny sees the process exit), and every Dask case pays for a
 #: cluster's start, the most expensive part of the table (SIGKILL stands for the three).

@@ -160,7 +160,7 @@ def plan_startup(start_methods: Sequence[str] | None = None,
     """
     methods = start_methods or config.available_start_methods()
     return [{"start_method": config.validate_start_method(method), "main": main,
-             "workers": machine.usable_cpus(), "runs": config.scaled(3, 1), "pools_per_run": 2}
+             "workers": machine.usable_cpus(), "runs": config.scaled(2, 1), "pools_per_run": 2}
             for method in methods for main in mains]
 
 

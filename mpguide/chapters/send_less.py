@@ -258,7 +258,7 @@ def handoff_params(start_method: str | None = None) -> dict[str, Any]:
     ['nbytes', 'repeats', 'start_method', 'workers']
     """
     return {"start_method": config.resolve_start_method(start_method), "nbytes": handoff_nbytes(),
-            "workers": machine.usable_cpus(), "repeats": config.scaled(3, 2)}
+            "workers": machine.usable_cpus(), "repeats": 2}
 
 
 def measure_shm_handoff(start_method: str, *, nbytes: int, workers: int,

@@ -78,9 +78,9 @@ UNEVEN_HEAVY, UNEVEN_FACTOR = 0.05, 40
 
 
 def loop_seconds() -> float:
-    """Seconds the plain loop of a compute shape lasts (its items are counted to fit): 0.1 s
+    """Seconds the plain loop of a compute shape lasts (its items are counted to fit): 60 ms
     (40 ms in quick mode), long enough to time, short enough for ten executors per shape."""
-    return float(config.scaled(0.1, 0.04))
+    return float(config.scaled(0.06, 0.04))
 
 
 def _count(task_s: float) -> int:
@@ -91,10 +91,10 @@ def _count(task_s: float) -> int:
 
 def tiny_count() -> int:
     """Items of the tiny and no-op shapes: as many tasks as Dask, sent one per item, runs in
-    0.3 s (0.1 s in quick mode) at the top of its documented per-task overhead
+    0.2 s (0.1 s in quick mode) at the top of its documented per-task overhead
     (:data:`DASK_TASK_OVERHEAD_S`): enough to show each tool's cost per item, few enough
     that the slowest row stays affordable."""
-    budget = config.scaled(0.3, 0.1)
+    budget = config.scaled(0.2, 0.1)
     return max(TASKS_PER_WORKER * machine.usable_cpus(),
                round(budget / DASK_TASK_OVERHEAD_S[1]))
 
@@ -150,7 +150,7 @@ class Shape:
 def shapes() -> dict[str, Shape]:
     """The workload shapes, by name, in the page's order (the no-op shape first: it gives
     each executor's per-task overhead)."""
-    nbytes = config.scaled(8, 2) * MIB
+    nbytes = config.scaled(4, 2) * MIB
     fat = {"kind": "ndarray", "nbytes": nbytes,
            "count": TASKS_PER_WORKER * machine.usable_cpus()}
     uneven_mean = UNEVEN_TASK_S * (1 - UNEVEN_HEAVY + UNEVEN_HEAVY * UNEVEN_FACTOR)
@@ -179,7 +179,7 @@ def shapes() -> dict[str, Shape]:
 
 
 def sizes(nbytes: int) -> str:
-    """``"8 MiB"``: :func:`mpguide.chapters.transfer.sizes_label`."""
+    """``"4 MiB"``: :func:`mpguide.chapters.transfer.sizes_label`."""
     return transfer.sizes_label(nbytes)
 
 

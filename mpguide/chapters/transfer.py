@@ -292,7 +292,7 @@ def pool_transfer_params(start_method: str | None = None) -> dict[str, Any]:
     """
     return {"start_method": config.resolve_start_method(start_method),
             "kinds": ["ndarray", "nested"], "sizes": pool_transfer_sizes(), "count": FAT_ITEMS,
-            "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+            "workers": machine.usable_cpus(), "repeats": config.scaled(3, 2)}
 
 
 def plan_pool_transfer(workers: int, start_method: str | None = None) -> list[executors.Executor]:
@@ -469,7 +469,7 @@ def seed003_experiment(startup: bool = True) -> Experiment:
     pools (``startup=False``: the transfer alone)."""
     name = "transfer-seed003" if startup else "transfer-seed003-warm"
     return Experiment(name, array_sum, seed003_items, plan_seed003(), params=seed003_params(),
-                      repeats=config.scaled(5, 2), startup=startup)
+                      repeats=config.scaled(3, 2), startup=startup)
 
 
 def seed003_frame(results: Sequence[Result], nbytes: int | None = None) -> pd.DataFrame:

@@ -313,13 +313,13 @@ def map_variants_params(func: Callable[[Any], Any] = spin_then_bytes,
     """The ``run_cached`` params of :func:`load_map_variants`, not run.
 
     ``func`` is any importable function; ``items`` an importable factory called with
-    ``params`` (default: 600 uneven 200-600 µs tasks returning 32 KiB, 3,000 in full mode), or
+    ``params`` (default: 600 uneven 200-600 µs tasks returning 32 KiB, 1,500 in full mode), or
     the JSON-ready items themselves; ``pool`` the ``Pool`` spec the three calls share
     (default: usable cores, chunksize 1; above 1, ``imap`` returns a plain generator whose
     ``next`` takes no timeout).
     """
     if params is None and items is uneven_tasks:
-        params = {"seconds": 2e-4, "count": config.scaled(3000, 600), "result_kib": 32}
+        params = {"seconds": 2e-4, "count": config.scaled(1500, 600), "result_kib": 32}
     pool = pool or executors.Pool(machine.usable_cpus(), chunksize=1)
     if pool.chunksize != 1:
         raise ValueError(f"{pool.label}: imap with a chunksize above 1 cannot be waited on "

@@ -103,7 +103,7 @@ def probe_params() -> dict[str, Any]:
     (True, True)
     """
     return {"workers": machine.usable_cpus(), "start_method": config.start_method(),
-            "repeats": 5, "map_items": config.scaled(2000, 1000),
+            "repeats": 3, "map_items": config.scaled(2000, 1000),
             "pickle_floats": config.scaled(1_000_000, 200_000),
             "pickle_bytes": config.scaled(4, 1) * 2**20,
             "shm_bytes": config.scaled(32, 16) * 2**20,

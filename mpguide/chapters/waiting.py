@@ -80,7 +80,7 @@ def _metadata(start_method: str) -> dict[str, Any]:
 POOL_VS_PROCESS = {
     "few CPU tasks": ("cpu", 2, 2, 0.1, 0.04),
     "many CPU tasks": ("cpu", 50, 10, 0.002, 0.002),
-    "few long I/O waits": ("io", 4, 2, 0.3, 0.1),
+    "few long I/O waits": ("io", 4, 2, 0.15, 0.1),
 }
 
 
