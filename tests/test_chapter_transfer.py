@@ -73,8 +73,12 @@ def _declarations(script: str) -> tuple[list[dict], dict]:
     return found, namespace
 
 
-def test_gallery_declares_what_the_page_measures() -> None:
-    """A script's declarations equal the chapter's, so the docs build measures each once."""
+@pytest.mark.parametrize("quick", ["1", "0"], ids=["quick", "full"])
+def test_gallery_declares_what_the_page_measures(monkeypatch: pytest.MonkeyPatch,
+                                                 quick: str) -> None:
+    """A script's declarations equal the chapter's in both modes, so the docs build measures
+    each once."""
+    monkeypatch.setenv("MPGUIDE_QUICK", quick)
     expected = {
         "plot_pickling_cost.py": [transfer.pickling_params()],
         "plot_big_arguments_and_results.py": [transfer.pool_transfer_params()],

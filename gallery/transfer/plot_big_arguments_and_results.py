@@ -62,7 +62,7 @@ from mpguide.experiment import Result, run_cached
 KIB, MIB = 1 << 10, 1 << 20
 params = {"start_method": config.start_method(), "kinds": ["ndarray", "nested"],
           "sizes": config.scaled([MIB, 4 * MIB, 64 * MIB], [MIB, 4 * MIB]),
-          "count": transfer.FAT_ITEMS, "workers": workers, "repeats": config.scaled(5, 2)}
+          "count": transfer.FAT_ITEMS, "workers": workers, "repeats": config.scaled(3, 2)}
 record = run_cached("transfer-pool", "mpguide.chapters.transfer:measure_pool_transfer",
                     params, timeout=transfer.FRESH_TIMEOUT)
 sweep = Result.from_dict(record).frame()

@@ -48,7 +48,7 @@ article = [executors.Threads(1), executors.Pool(1, chunksize=1, start_method="sp
 ours = [executors.Threads(workers), executors.Pool(workers, chunksize=1)]
 plan = article + [e for e in ours if e not in article]
 result = Experiment("transfer-seed003", FUNC, ITEMS, plan, params=PARAMS,
-                    repeats=config.scaled(5, 2)).run()
+                    repeats=config.scaled(3, 2)).run()
 show(result.table(), source=result.frame())
 
 # %%
@@ -57,7 +57,7 @@ show(result.table(), source=result.frame())
 # ``startup=False`` times the map alone, on pools whose workers are already running: what is
 # left is the transfer of the array (and the work).
 warm = Experiment("transfer-seed003-warm", FUNC, ITEMS, plan, params=PARAMS,
-                  repeats=config.scaled(5, 2), startup=False).run()
+                  repeats=config.scaled(3, 2), startup=False).run()
 show(warm.table(), source=warm.frame())
 
 # %%

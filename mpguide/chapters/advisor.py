@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, executors, machine, peer_probes, workloads
+from mpguide.chapters import real_functions as real
 from mpguide.experiment import code_hash, run_cached
 
 if TYPE_CHECKING:
@@ -120,6 +121,16 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("numpy", workloads.numpy_sum_task, numpy_items, "GIL-releasing"),
     Workload("blas", workloads.matmul_task, blas_items, "BLAS"),
 )}
+#: The held-out set: real standard-library functions (:mod:`~mpguide.chapters.real_functions`)
+#: that the model was not adjusted to; validated without mpire and Dask, against the loop, a
+#: thread pool, joblib and the Pool sweep.
+REAL_WORKLOADS: dict[str, Workload] = {w.name: w for w in (
+    Workload("sha256", real.sha256_hex, real.hash_items, "hashing (releases the GIL)"),
+    Workload("zlib", real.compress_text, real.compress_items, "compression (releases the GIL)"),
+    Workload("json", real.parse_json, real.json_items, "JSON parsing, big results"),
+    Workload("words", real.word_counts, real.document_items, "regex word count, dict results"),
+    Workload("edit-distance", real.edit_distance, real.pair_items, "pure Python"),
+)}
 
 
 def _declared(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
@@ -143,7 +154,7 @@ def workload_of(func: Callable[[Any], Any] | str,
     True
     """
     names = [x if isinstance(x, str) else executors.target_of(x) for x in (func, items)]
-    for workload in WORKLOADS.values():
+    for workload in (*WORKLOADS.values(), *REAL_WORKLOADS.values()):
         if [executors.target_of(workload.func), executors.target_of(workload.items)] == names:
             return workload
     return None
@@ -151,10 +162,11 @@ def workload_of(func: Callable[[Any], Any] | str,
 
 def validation_params(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
                       params: dict[str, Any] | None = None, *, start_method: str | None = None,
-                      repeats: int | None = None) -> dict[str, Any]:
+                      repeats: int | None = None,
+                      peers: Sequence[str] = VALIDATED_PEERS) -> dict[str, Any]:
     """What :func:`validate` measures for ``func`` over ``items(**params)``
     (``run_cached`` params of :func:`~mpguide.chapters.advisor_measure.measure_workload`):
-    pools up to the usable cores, and the installed peers among mpire and Dask.
+    pools up to the usable cores, and those of ``peers`` (mpire, Dask) that are installed.
 
     A validation workload (:data:`WORKLOADS`) keeps its name and shape, so a gallery script
     whose ``FUNC``/``ITEMS`` are one reads the record the guide page measured.
@@ -173,14 +185,23 @@ def validation_params(func: Callable[[Any], Any] | str, items: Callable[..., Any
             "start_method": config.validate_start_method(start_method or config.start_method()),
             "repeats": 3 if repeats is None else repeats,
             "workers": machine.usable_cpus(),
-            "peers": [tool for tool in peer_probes.installed() if tool in VALIDATED_PEERS]}
+            "peers": [tool for tool in peer_probes.installed() if tool in peers]}
 
 
 def plan_validation(names: Sequence[str] | None = None, start_method: str | None = None,
                     repeats: int | None = None) -> list[dict[str, Any]]:
-    """:func:`validation_params` of each validation workload (default: all), not run."""
-    return [validation_params(WORKLOADS[n].func, WORKLOADS[n].items, start_method=start_method,
-                              repeats=repeats) for n in names or list(WORKLOADS)]
+    """:func:`validation_params` of each validation workload (default: all of
+    :data:`WORKLOADS`; a name of :data:`REAL_WORKLOADS` is validated without the peers),
+    not run."""
+    def declared(name: str) -> dict[str, Any]:
+        workload, real_ = WORKLOADS.get(name), REAL_WORKLOADS.get(name)
+        chosen = workload or real_
+        if chosen is None:
+            raise KeyError(f"no validation workload {name!r}; choose one of "
+                           f"{', '.join([*WORKLOADS, *REAL_WORKLOADS])}")
+        return validation_params(chosen.func, chosen.items, start_method=start_method,
+                                 repeats=repeats, peers=VALIDATED_PEERS if workload else ())
+    return [declared(n) for n in names or list(WORKLOADS)]
 
 
 def advice_params(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
