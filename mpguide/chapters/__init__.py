@@ -48,6 +48,7 @@ MODULES: tuple[str, ...] = (
     "mpguide.chapters.waiting",
     "mpguide.chapters.advisor",
     "mpguide.chapters.advisor_measure",
+    "mpguide.chapters.real_functions",
     "mpguide.chapters.advisor_real",
     "mpguide.chapters.troubleshooting",
     "mpguide.chapters.troubleshooting_runner",

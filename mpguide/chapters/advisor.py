@@ -36,7 +36,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, executors, machine, peer_probes, workloads
-from mpguide.chapters import real_functions as real
 from mpguide.experiment import code_hash, run_cached
 
 if TYPE_CHECKING:
@@ -121,16 +120,6 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("numpy", workloads.numpy_sum_task, numpy_items, "GIL-releasing"),
     Workload("blas", workloads.matmul_task, blas_items, "BLAS"),
 )}
-#: The held-out set: real standard-library functions (:mod:`~mpguide.chapters.real_functions`)
-#: that the model was not adjusted to; validated without mpire and Dask, against the loop, a
-#: thread pool, joblib and the Pool sweep.
-REAL_WORKLOADS: dict[str, Workload] = {w.name: w for w in (
-    Workload("sha256", real.sha256_hex, real.hash_items, "hashing (releases the GIL)"),
-    Workload("zlib", real.compress_text, real.compress_items, "compression (releases the GIL)"),
-    Workload("json", real.parse_json, real.json_items, "JSON parsing, big results"),
-    Workload("words", real.word_counts, real.document_items, "regex word count, dict results"),
-    Workload("edit-distance", real.edit_distance, real.pair_items, "pure Python"),
-)}
 
 
 def _declared(func: Callable[[Any], Any] | str, items: Callable[..., Any] | str,
@@ -153,6 +142,8 @@ def workload_of(func: Callable[[Any], Any] | str,
     >>> workload_of("mpguide.workloads:spin", "mpguide.chapters.advisor:tiny_items") is None
     True
     """
+    from mpguide.chapters.real_functions import REAL_WORKLOADS
+
     names = [x if isinstance(x, str) else executors.target_of(x) for x in (func, items)]
     for workload in (*WORKLOADS.values(), *REAL_WORKLOADS.values()):
         if [executors.target_of(workload.func), executors.target_of(workload.items)] == names:
@@ -191,8 +182,10 @@ def validation_params(func: Callable[[Any], Any] | str, items: Callable[..., Any
 def plan_validation(names: Sequence[str] | None = None, start_method: str | None = None,
                     repeats: int | None = None) -> list[dict[str, Any]]:
     """:func:`validation_params` of each validation workload (default: all of
-    :data:`WORKLOADS`; a name of :data:`REAL_WORKLOADS` is validated without the peers),
-    not run."""
+    :data:`WORKLOADS`; a name of :data:`~mpguide.chapters.real_functions.REAL_WORKLOADS` is
+    validated without the peers), not run."""
+    from mpguide.chapters.real_functions import REAL_WORKLOADS
+
     def declared(name: str) -> dict[str, Any]:
         workload, real_ = WORKLOADS.get(name), REAL_WORKLOADS.get(name)
         chosen = workload or real_

@@ -1,7 +1,7 @@
 """Chapter 4, held out: the advisor on real functions it was not adjusted to.
 
-:data:`~mpguide.chapters.advisor.REAL_WORKLOADS` (hashing, compression, JSON parsing, a regex
-word count, a pure-Python edit distance; :mod:`~mpguide.chapters.real_functions`) go through
+:data:`~mpguide.chapters.real_functions.REAL_WORKLOADS` (hashing, compression, JSON parsing,
+a regex word count, a pure-Python edit distance) go through
 the same validation as the synthetic set (:func:`mpguide.chapters.advisor.validate`), without
 mpire and Dask: the recommendation against the loop, a thread pool, joblib's auto batching
 and the Pool sweep. A set the model was developed against is no evidence of its accuracy;
@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 
 from mpguide import claims
 from mpguide.chapters import advisor
+from mpguide.chapters.real_functions import REAL_WORKLOADS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CHAPTER = advisor.CHAPTER
 #: The held-out workloads, in the page's order.
-NAMES = tuple(advisor.REAL_WORKLOADS)
+NAMES = tuple(REAL_WORKLOADS)
 #: Targets on the held-out set: median absolute error, and the recommendation's time against
 #: the best measured.
 TARGET_ERROR = 0.20

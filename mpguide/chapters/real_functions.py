@@ -31,8 +31,11 @@ import zlib
 from typing import Any
 
 from mpguide import config
+from mpguide.chapters import advisor
 
-__all__ = ["compress_items", "compress_text", "document_items", "edit_distance", "hash_items",
+CHAPTER = advisor.CHAPTER
+
+__all__ = ["REAL_WORKLOADS", "compress_items", "compress_text", "document_items", "edit_distance", "hash_items",
            "json_items", "pair_items", "parse_json", "sha256_hex", "word_counts"]
 
 #: Words of the generated texts: this many distinct ones, drawn with a skewed frequency as
@@ -129,3 +132,15 @@ def pair_items(count: int | None = None, length: int | None = None) -> list[tupl
     n = length or config.scaled(300, 200)
     return [("".join(rng.choices("acgt", k=n)), "".join(rng.choices("acgt", k=n)))
             for _ in range(count or config.scaled(40, 30))]
+
+
+#: The advisor's held-out validation set: the functions above, which the model was not
+#: adjusted to; validated without mpire and Dask, against the loop, a
+#: thread pool, joblib and the Pool sweep.
+REAL_WORKLOADS: dict[str, advisor.Workload] = {w.name: w for w in (
+    advisor.Workload("sha256", sha256_hex, hash_items, "hashing (releases the GIL)"),
+    advisor.Workload("zlib", compress_text, compress_items, "compression (releases the GIL)"),
+    advisor.Workload("json", parse_json, json_items, "JSON parsing, big results"),
+    advisor.Workload("words", word_counts, document_items, "regex word count, dict results"),
+    advisor.Workload("edit-distance", edit_distance, pair_items, "pure Python"),
+)}
