@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -287,12 +288,15 @@ class Dask(PeerExecutor):
     def _client(self, limit: float) -> Iterator[Any]:
         """A client of the scheduler at :attr:`address`, or of a new local cluster; starting
         and closing bounded by :func:`_stop_bound` (a cluster takes seconds to start)."""
+        import dask.config
         from distributed import Client, LocalCluster
 
         bound = _stop_bound(limit)
         with contextlib.ExitStack() as stack:
             if self.address is None:
                 scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="mpguide-dask-"))
+                # The scheduler's scratch too (it reads the config, not local_directory).
+                stack.enter_context(dask.config.set({"temporary-directory": scratch}))
                 cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                        processes=True, dashboard_address="127.0.0.1:0",
                                        scheduler_port=0,
@@ -300,10 +304,28 @@ class Dask(PeerExecutor):
                                        timeout=bound)
                 stack.callback(cluster.close, timeout=bound)
                 client = Client(cluster, timeout=bound)
+                stack.callback(client.close, timeout=bound)
+                stack.callback(_settle, client, int(self.workers or 1))
             else:
                 client = Client(self.address, timeout=bound)
-            stack.callback(client.close, timeout=bound)
+                stack.callback(client.close, timeout=bound)
             yield client
+
+
+#: Seconds a local cluster is given to bring back the workers it is restarting before it is
+#: closed (a nanny restarts a dead worker in about a second).
+SETTLE_S = 15.0
+
+
+def _settle(client: Any, workers: int) -> None:
+    """Wait (at most :data:`SETTLE_S`) until the local cluster has its ``workers`` again.
+
+    After a worker died, its nanny starts a new one; closing the cluster in the middle of that
+    fails inside distributed ("can only join a started process") and may leave the new worker
+    running. A cluster that does not recover in time is closed as it is.
+    """
+    with contextlib.suppress(TimeoutError, asyncio.TimeoutError, OSError):
+        client.wait_for_workers(workers, timeout=SETTLE_S)
 
 
 def _gather(client: Any, func: Callable[[Any], Any], items: list[Any], *,
@@ -324,6 +346,7 @@ def _gather(client: Any, func: Callable[[Any], Any], items: list[Any], *,
         raise pools.PoolTimeoutError(
             f"{label} did not finish within {limit:g} s; its tasks were cancelled.") from None
     except KilledWorker as exc:
+        client.cancel(futures)  # the other tasks would kill more workers
         raise pools.WorkerDiedError(
             f"a worker of {label} died while running a task (Dask retried it on other "
             f"workers, and they died too): {exc}") from exc

@@ -1,12 +1,15 @@
 """joblib, mpire and Dask as executors: right results, bounded waits, dead workers, nothing left.
 
 The autouse ``_no_leaks`` fixture (conftest) fails any test here that leaves a child process
-or a shared-memory segment behind.
+or a shared-memory segment behind; ``_no_scratch_left`` one that leaves a Dask scratch folder.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,6 +17,20 @@ import pytest
 from mpguide import executors, peers, pools
 
 ITEMS = list(range(40))
+
+
+def _scratch() -> set[Path]:
+    tmp = Path(tempfile.gettempdir())
+    return {*tmp.glob("mpguide-dask-*"), *tmp.glob("dask-scratch-space/*")}
+
+
+@pytest.fixture(autouse=True)
+def _no_scratch_left() -> Iterator[None]:
+    """A local Dask cluster's folders (its workers' and its scheduler's) go with it."""
+    before = _scratch()
+    yield
+    left = sorted(str(p) for p in _scratch() - before)
+    assert not left, f"a Dask cluster left its scratch space in the temp folder: {left}"
 
 
 def _specs(start_method: str) -> list[peers.PeerExecutor]:
