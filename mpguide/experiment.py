@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 #: only a run that alone lasts half the budget or more gets so few, and its own length makes
 #: it the steadiest (a spread still needs two).
 MIN_REPEATS = 2
+#: Timed runs per executor after the warm-up, in both modes (:attr:`Experiment.repeats`): a
+#: median and a spread for every row, and a fresh full docs build within ten minutes on two
+#: cores (full mode differs from quick mode by its sizes, not by its repeats).
+REPEATS = 3
 #: Seconds of timed runs per executor (:attr:`Experiment.time_budget`), in both modes: a short
 #: run gets every repeat, a run of seconds only :data:`MIN_REPEATS`; what keeps a fresh full
 #: docs build within its ten minutes on two cores.
@@ -137,7 +141,7 @@ class Experiment:
     params
         Keyword arguments of the items factory.
     repeats
-        Timed runs per executor after one warm-up (default 4, 3 in quick mode): the most it
+        Timed runs per executor after one warm-up (default :data:`REPEATS`): the most it
         gets.
     time_budget
         Seconds of timed runs an executor should take: one whose warm-up took ``w`` seconds
@@ -176,7 +180,7 @@ class Experiment:
         object.__setattr__(self, "executors", tuple(specs))
         object.__setattr__(self, "params", dict(self.params))
         if self.repeats is None:
-            object.__setattr__(self, "repeats", config.scaled(4, 3))
+            object.__setattr__(self, "repeats", REPEATS)
         if self.time_budget is None:
             object.__setattr__(self, "time_budget", TIME_BUDGET_S)
         _check_importable(self.func, "func")
