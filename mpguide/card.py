@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 PROBE_KEYS = (
     "pool_start_stop_s", "pool_workers", "apply_round_trip_s", "map_item_overhead_s",
     "map_item_overhead_by_chunksize_s", "pickle_dumps_bytes_per_s", "pickle_loads_bytes_per_s",
-    "memcpy_bytes_per_s", "pipe_bytes_per_s", "pipe_round_trip_s", "shm_create_attach_s",
+    "memcpy_bytes_per_s", "pipe_bytes_per_s", "pool_argument_bytes_per_s",
+    "pool_result_bytes_per_s", "pipe_round_trip_s", "shm_create_attach_s",
 )
 
 #: Cache experiment name of the card.
@@ -85,6 +86,8 @@ def _steps(start_methods: Sequence[str], workers: int) -> list[tuple[str, str, d
         ("memcpy", "memcpy", {}),
         ("pipe round trip", "pipe_round_trip", {}),
         ("pipe throughput", "pipe_throughput", {}),
+        *((f"Pool {direction} path", "pool_transfer",
+           {"direction": direction, "workers": workers}) for direction in probes.TRANSFER_TASKS),
         ("shared memory create+attach", "shm_create_attach", {}),
     ]
 
@@ -149,6 +152,8 @@ def _figures(records: Sequence[Measurement],
                       ("memcpy", "memcpy_bytes_per_s"), ("pipe_throughput", "pipe_bytes_per_s")):
         (record,) = by_name[name]
         put(key, record, probes.bytes_per_s(record))
+    for record in by_name["pool_transfer"]:
+        put(f"pool_{record.params['direction']}_bytes_per_s", record, probes.bytes_per_s(record))
     for name in ("pipe_round_trip", "shm_create_attach"):
         (record,) = by_name[name]
         put(f"{name}_s", record, record.median)

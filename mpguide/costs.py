@@ -34,6 +34,8 @@ EXAMPLE_PROBES: dict[str, Any] = {
     "pickle_loads_bytes_per_s": 2.5e9,
     "memcpy_bytes_per_s": 5e9,
     "pipe_bytes_per_s": 1e9,
+    "pool_argument_bytes_per_s": 6e8,
+    "pool_result_bytes_per_s": 4e8,
     "pipe_round_trip_s": 3e-5,
     "shm_create_attach_s": 1e-4,
 }
@@ -51,6 +53,11 @@ EXAMPLE_PEER_COSTS: dict[str, dict[str, Any]] = {
              "stop_s": 0.5, "arg_s_per_byte": 8e-9, "result_s_per_byte": 4e-9,
              "overhead_by_chunksize_s": {"1": 3e-3, "10": 3e-4, "100": 4e-5, "1000": 1e-5}},
 }
+
+
+def _rate(value: Any) -> float | None:
+    """A bytes-per-second figure of the card, ``None`` where the card has none."""
+    return None if value is None else float(value)
 
 
 class ModelError(ValueError):
@@ -102,6 +109,11 @@ class MachineCosts:
     #: only when the profile did not time pickling itself.
     pickle_dumps_bytes_per_s: float
     pickle_loads_bytes_per_s: float
+    #: Bytes per second of big arrays through a warm Pool's task path and result path,
+    #: pickling included (probes ``pool_argument_bytes_per_s``, ``pool_result_bytes_per_s``;
+    #: ``None``: a card without them, priced at the bare pipe's rate).
+    argument_path_bytes_per_s: float | None = None
+    result_path_bytes_per_s: float | None = None
     #: Cores' worth of CPU this process could get when the advisor ran (measured by
     #: :func:`mpguide.profiler.pool_now`; ``None``: all of :attr:`cores`). On a shared machine
     #: other jobs take the rest, and the workers share what is left.
@@ -176,8 +188,33 @@ class MachineCosts:
             pipe_bytes_per_s=float(probes["pipe_bytes_per_s"]),
             pickle_dumps_bytes_per_s=float(probes["pickle_dumps_bytes_per_s"]),
             pickle_loads_bytes_per_s=float(probes["pickle_loads_bytes_per_s"]),
+            argument_path_bytes_per_s=_rate(probes.get("pool_argument_bytes_per_s")),
+            result_path_bytes_per_s=_rate(probes.get("pool_result_bytes_per_s")),
             free_cores=free_cores,
         )
+
+    def pool_channel(self) -> tuple[float, float]:
+        """Seconds per argument byte and per result byte that Pool's task and result paths
+        cost the parent beyond the pickling the profile times itself: the measured path
+        (:attr:`argument_path_bytes_per_s`, :attr:`result_path_bytes_per_s`) less the
+        parent's side of its pickling (``dumps`` of arguments, ``loads`` of results), never
+        below the bare pipe (:attr:`pipe_bytes_per_s`). A pipe whose bytes are dropped runs
+        2-5x faster than a Pool whose results are kept, so the pipe alone prices big results
+        too cheap.
+
+        Examples
+        --------
+        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
+        >>> [round(s * 1e9, 2) for s in costs.pool_channel()]  # ns per byte
+        [1.0, 2.1]
+        """
+        pipe = 1 / self.pipe_bytes_per_s
+
+        def beyond_pickling(path: float | None, pickling: float) -> float:
+            return pipe if path is None else max(pipe, 1 / path - 1 / pickling)
+
+        return (beyond_pickling(self.argument_path_bytes_per_s, self.pickle_dumps_bytes_per_s),
+                beyond_pickling(self.result_path_bytes_per_s, self.pickle_loads_bytes_per_s))
 
     def startup_s(self, start_method: str, workers: int) -> float:
         """Pool start+stop for ``workers`` workers (:func:`scaled_startup` of the probe).
@@ -251,9 +288,9 @@ class PeerCosts:
 
     def channel(self, costs: MachineCosts) -> tuple[float, float]:
         """Seconds per argument byte and per result byte (Pool's pipe where not measured)."""
-        pipe = 1 / costs.pipe_bytes_per_s
-        return (pipe if self.arg_s_per_byte is None else self.arg_s_per_byte,
-                pipe if self.result_s_per_byte is None else self.result_s_per_byte)
+        arg_byte, result_byte = costs.pool_channel()
+        return (arg_byte if self.arg_s_per_byte is None else self.arg_s_per_byte,
+                result_byte if self.result_s_per_byte is None else self.result_s_per_byte)
 
     def ready_s(self, workers: int, cores: int) -> float:
         """Seconds until ``workers`` workers have run their first task."""

@@ -19,8 +19,10 @@ The shape of the prediction, for ``n`` items on ``cores`` usable cores:
 * **dispatch**: the parent's task and result handler threads pay a fixed cost per chunk and a
   smaller one per item (fitted to the ``map_item_overhead_by_chunksize_s`` probe);
 * **serialization**: pickling arguments and unpickling results in the parent, and the bytes
-  through Pool's one task pipe and one result pipe (``pipe_bytes_per_s`` probe); the workers'
-  own unpickling and pickling runs in parallel with the compute;
+  through Pool's one task path and one result path (``pool_argument_bytes_per_s`` and
+  ``pool_result_bytes_per_s`` probes, less their pickling:
+  :meth:`~mpguide.costs.MachineCosts.pool_channel`); the workers' own unpickling and pickling
+  runs in parallel with the compute;
 * **compute**: the items' cost divided among the workers, each worker's BLAS threads capped so
   that ``workers * blas_threads <= cores``;
 * **imbalance**: the last chunks leave some workers idle: chunks are scheduled greedily in
@@ -196,14 +198,9 @@ class Profile:
         arg_loads = timed(self.arg_loads_s, self.arg_bytes, costs.pickle_loads_bytes_per_s)
         res_dumps = timed(self.result_dumps_s, self.result_bytes, costs.pickle_dumps_bytes_per_s)
         res_loads = timed(self.result_loads_s, self.result_bytes, costs.pickle_loads_bytes_per_s)
-        arg_byte, result_byte = channel or _pipes(costs)
+        arg_byte, result_byte = channel or costs.pool_channel()
         pipe = self.arg_bytes * arg_byte + self.result_bytes * result_byte
         return arg_dumps + res_loads + pipe, arg_loads + res_dumps
-
-
-def _pipes(costs: MachineCosts) -> tuple[float, float]:
-    """Seconds per argument byte and per result byte through Pool's pipes."""
-    return 1 / costs.pipe_bytes_per_s, 1 / costs.pipe_bytes_per_s
 
 
 def _ranks(values: Sequence[float]) -> NDArray[np.float64]:
@@ -379,7 +376,7 @@ def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence
     worker_path = makespan
     # The first chunk's arguments travel before any worker can start, and the last chunk's
     # results after every worker has finished: those transfers overlap with nothing.
-    arg_byte, result_byte = channel or _pipes(costs)
+    arg_byte, result_byte = channel or costs.pool_channel()
     fill_drain = first * _arg_transfer(profile, costs, arg_byte) \
         + last * _result_transfer(profile, costs, result_byte)
     parent_path = dispatch + serialization

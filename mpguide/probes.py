@@ -387,6 +387,58 @@ def _best_copy(source: Any, tries: int) -> float:
     return best
 
 
+#: Payloads of the Pool transfer probes (full, quick mode): each of :data:`TRANSFER_BYTES`.
+TRANSFER_ITEMS = (64, 32)
+#: Bytes of one payload of the Pool transfer probes: a big result or argument, not a record.
+TRANSFER_BYTES = 1 << 19
+#: Which way the payloads of :func:`pool_transfer` go, and the task that sends them.
+TRANSFER_TASKS: dict[str, Callable[[Any], Any]] = {"argument": workloads.payload_length,
+                                                   "result": workloads.payload_task}
+
+
+def pool_transfer(direction: str, start_method: str | None = None, workers: int | None = None,
+                  *, count: int | None = None, nbytes: int = TRANSFER_BYTES,
+                  repeats: int | None = None, timeout: float | None = None) -> Measurement:
+    """Seconds of one ``map`` on a warm ``Pool(workers)`` at chunksize 1 that moves ``count``
+    float64 arrays of ``nbytes`` each as arguments (``direction="argument"``, the task returns
+    their length) or as results (``"result"``, the task makes them), the results kept as a
+    script keeps them: Pool's own task or result path, pickling included, where
+    :func:`pipe_throughput` measures a bare pipe whose bytes are dropped. ``params["nbytes"]``
+    is the bytes moved per map (:func:`bytes_per_s`).
+
+    Examples
+    --------
+    >>> m = pool_transfer("result", "fork", 1, count=4, nbytes=1 << 16, repeats=2)
+    >>> m.params["direction"], m.params["nbytes"], bytes_per_s(m) > 0
+    ('result', 262144, True)
+    """
+    if direction not in TRANSFER_TASKS:
+        raise ValueError(f"direction must be one of {', '.join(TRANSFER_TASKS)}, "
+                         f"got {direction!r}")
+    method = config.resolve_start_method(start_method)
+    workers = workers or _usable_cpus()
+    count = config.scaled(*TRANSFER_ITEMS) if count is None else count
+    timeout = config.DEFAULT_TIMEOUT if timeout is None else timeout
+    spec = ("ndarray", nbytes)
+    items: list[Any] = ([workloads.make_payload(*spec) for _ in range(count)]
+                        if direction == "argument" else [spec] * count)
+    task = TRANSFER_TASKS[direction]
+    expected = [task(item) for item in items[:1]] * count
+    samples: tuple[float, ...] = ()
+    for pool in _warm_pools(method, workers, 1, timeout):
+
+        def pool_map(pool: multiprocessing.pool.Pool = pool) -> list[Any]:
+            return pools.wait_result(pool.map_async(task, items, chunksize=1), pool, timeout,
+                                     what="the probe pool")
+
+        timing.check_same(expected, pool_map())  # the warm-up, checked
+        samples = timing.measure_once(pool_map, name="pool_transfer", warmups=0,
+                                      repeats=_repeats(repeats, 5, 3)).samples
+    return Measurement("pool_transfer", samples, params={
+        "direction": direction, "start_method": method, "workers": workers, "items": count,
+        "nbytes": count * nbytes, "main": current_main()})
+
+
 # --- pipes -------------------------------------------------------------------------------
 
 
@@ -541,6 +593,7 @@ PROBES: dict[str, Callable[..., Measurement | list[Measurement]]] = {
     "pipe_round_trip": pipe_round_trip,
     "pipe_throughput": pipe_throughput,
     "shm_create_attach": shm_create_attach,
+    "pool_transfer": pool_transfer,
 }
 
 
@@ -565,5 +618,5 @@ def run_probe(name: str, kwargs: dict[str, Any] | None = None) -> list[dict[str,
 __all__ = ["CHUNKSIZES", "FRESH_MAIN", "PROBES", "apply_round_trip", "bytes_per_s",
            "current_main", "map_item_overhead", "map_items", "memcpy",
            "overhead_samples", "pickle_sweep", "pickle_throughput", "pipe_round_trip",
-           "pipe_throughput", "plain_loop", "pool_start_stop", "run_probe",
+           "pipe_throughput", "plain_loop", "pool_start_stop", "pool_transfer", "run_probe",
            "shm_create_attach"]

@@ -120,7 +120,9 @@ def _records() -> list[Measurement]:
              for name in ("pickle_dumps", "pickle_loads", "memcpy", "pipe_throughput")]
     single = [Measurement(name, (1e-5, 3e-5))
               for name in ("apply_round_trip", "pipe_round_trip", "shm_create_attach")]
-    return [*pools, *maps, *sized, *single]
+    paths = [Measurement("pool_transfer", (0.25, 0.25), params={"direction": d, "nbytes": 100})
+             for d in ("argument", "result")]
+    return [*pools, *maps, *sized, *single, *paths]
 
 
 def test_figures_follow_the_contract() -> None:
@@ -128,6 +130,7 @@ def test_figures_follow_the_contract() -> None:
     assert tuple(figures) == card.PROBE_KEYS
     assert figures["pool_start_stop_s"] == {"fork": 0.02, "spawn": 0.02}
     assert figures["pickle_dumps_bytes_per_s"] == 200.0
+    assert figures["pool_result_bytes_per_s"] == figures["pool_argument_bytes_per_s"] == 400.0
     assert figures["map_item_overhead_by_chunksize_s"]["1000"] == pytest.approx(1.5e-8)
     assert spread["pool_start_stop_s.spawn"] == pytest.approx(0.5)
     assert set(SCALAR_PROBES) <= set(spread)

@@ -83,7 +83,28 @@ def test_big_results_make_serialization_dominant(costs: MachineCosts) -> None:
     prof = Profile(n_items=200, per_item_s=1e-4, result_bytes=4e6)
     p = predict(prof, costs, workers=2, chunksize=10, start_method="fork")
     assert p.dominant() == "serialization"
-    assert p.serialization_s == pytest.approx(200 * (4e6 / 2.5e9 + 4e6 / 1e9))
+    # Unpickled in the parent, then Pool's result path beyond that unpickling.
+    assert p.serialization_s == pytest.approx(200 * (4e6 / 2.5e9 + 4e6 * (1 / 4e8 - 1 / 2.5e9)))
+
+
+def test_big_payloads_are_priced_at_pools_own_paths_not_the_bare_pipe() -> None:
+    """A card's Pool paths (pickling included) price the bytes beyond their pickling; a card
+    without them (an older one) falls back to the bare pipe, and no path is cheaper than it."""
+    prof = Profile(n_items=100, per_item_s=1e-4, arg_bytes=1e6, result_bytes=1e6)
+    with_paths = MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    old_card = {k: v for k, v in model.EXAMPLE_PROBES.items()
+                if k not in {"pool_argument_bytes_per_s", "pool_result_bytes_per_s"}}
+    bare = MachineCosts.from_probes(old_card, cores=2)
+    assert bare.pool_channel() == (1 / 1e9, 1 / 1e9)
+    arg_byte, result_byte = with_paths.pool_channel()
+    assert arg_byte == pytest.approx(1 / 6e8 - 1 / 1.5e9)
+    assert result_byte == pytest.approx(1 / 4e8 - 1 / 2.5e9)
+    fast_path = MachineCosts.from_probes(
+        {**model.EXAMPLE_PROBES, "pool_result_bytes_per_s": 1e10}, cores=2)
+    assert fast_path.pool_channel()[1] == 1 / 1e9
+    slow = predict(prof, with_paths, workers=2, chunksize=10, start_method="fork")
+    fast = predict(prof, bare, workers=2, chunksize=10, start_method="fork")
+    assert slow.serialization_s > fast.serialization_s
 
 
 def test_sorted_costs_punish_big_chunks(costs: MachineCosts) -> None:
@@ -272,13 +293,13 @@ def test_peer_blas_threads_are_what_each_tool_gives(costs: MachineCosts) -> None
 
 def test_a_peer_moves_bytes_at_its_measured_rate(costs: MachineCosts) -> None:
     """Big results cost a peer its own measured seconds per byte; without the figure, Pool's
-    pipe rate."""
+    result path."""
     prof = Profile(n_items=100, per_item_s=1e-4, result_bytes=1e6)
     kwargs = {"workers": 2, "chunksize": 10, "warm": True}
     pipe = _peer("mpire", result_s_per_byte=None)
     fast = _peer("mpire", result_s_per_byte=1e-10)
     slow = _peer("mpire", result_s_per_byte=1e-8)
-    assert pipe.channel(costs)[1] == pytest.approx(1 / costs.pipe_bytes_per_s)
+    assert pipe.channel(costs)[1] == pytest.approx(costs.pool_channel()[1])
     times = [peer_model.predict_peer(prof, costs, peer, **kwargs).serialization_s
              for peer in (fast, pipe, slow)]
     assert times == sorted(times)

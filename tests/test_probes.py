@@ -78,6 +78,21 @@ def test_pipe_round_trip_and_throughput(start_method: str) -> None:
     assert bulk.median > trip.median
 
 
+@pytest.mark.parametrize("direction", ["argument", "result"])
+def test_pool_transfer_moves_and_checks_its_payloads(start_method: str, direction: str) -> None:
+    m = probes.pool_transfer(direction, start_method, 1, count=4, nbytes=1 << 16, repeats=2)
+    assert m.params["direction"] == direction
+    assert m.params["start_method"] == start_method
+    assert m.params["nbytes"] == 4 << 16
+    assert len(m.samples) == 2
+    assert probes.bytes_per_s(m) > 0
+
+
+def test_pool_transfer_refuses_an_unknown_direction() -> None:
+    with pytest.raises(ValueError, match="direction must be one of argument, result"):
+        probes.pool_transfer("sideways")
+
+
 def test_dead_pipe_peer_fails_fast(start_method: str) -> None:
     peer = probes._PipePeer(start_method, 64, timeout=5)
     try:

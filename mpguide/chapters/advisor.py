@@ -52,9 +52,10 @@ CHAPTER = claims.Chapter(
 EXPERIMENT, ADVICE = "advisor-validation", "advisor-advice"
 #: What measures one workload of the validation (run in a fresh interpreter).
 MEASURE = "mpguide.chapters.advisor_measure:measure_workload"
-#: Peers measured beside joblib's rows: mpire from cold workers every round, as Pool is;
-#: Dask on one cluster per workload (it takes seconds to start).
-VALIDATED_PEERS = ("mpire", "dask")
+#: Peers measured beside Pool: joblib's auto batching from cold and from warm workers, mpire
+#: from cold workers every round, as Pool is; Dask on one cluster per workload (it takes
+#: seconds to start).
+VALIDATED_PEERS = ("joblib", "mpire", "dask")
 #: Targets of issue 6: median absolute error, and the recommended configuration's time
 #: against the best of the sweep.
 TARGET_ERROR = 0.15

@@ -190,8 +190,8 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     :func:`mpguide.experiment.run_cached`) so that pool start-up describes a plain script.
     Every configuration is timed once per round, rounds repeated ``repeats`` times, so that a
     change of load on a shared machine hits all of them alike: the loop, the sweep, Pool's
-    default, a thread pool of ``workers`` threads, joblib's auto batching (cold and warm) and,
-    if in ``peers``, mpire's default chunking. Dask, if in ``peers``, runs after the rounds (:func:`_dask_row`).
+    default, a thread pool of ``workers`` threads and, if in ``peers``, joblib's auto batching
+    (cold and warm) and mpire's default chunking. Dask, if in ``peers``, runs after the rounds (:func:`_dask_row`).
     The peers' packages are imported first, as a script imports them at its top. Each result
     is checked against the loop's. ``hashes`` (of the function's and factory's source) only
     key the cache. Returns JSON-ready ``{"advice", "advise_s", "records", "metadata"}``.
@@ -237,12 +237,14 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     configs.append(({"kind": "threads", "tool": "threads", "workers": workers,
                      "chunksize": None},
                     functools.partial(time_threads, func_, items_, workers, None)))
-    configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": workers,
-                     "chunksize": None, "predicted_s": peer_s("joblib", None)},
-                    lambda: time_joblib(func_, items_, workers)))
-    configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": workers,
-                     "chunksize": None, "predicted_s": peer_s("joblib", None, warm=True)},
-                    lambda: time_joblib(func_, items_, workers, cold=False, timeout=timeout)))
+    if "joblib" in peers:
+        configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": workers,
+                         "chunksize": None, "predicted_s": peer_s("joblib", None)},
+                        lambda: time_joblib(func_, items_, workers)))
+        configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": workers,
+                         "chunksize": None, "predicted_s": peer_s("joblib", None, warm=True)},
+                        lambda: time_joblib(func_, items_, workers, cold=False,
+                                            timeout=timeout)))
     mpire_s = peer_s("mpire", None) if "mpire" in peers else None
     if mpire_s is not None and mpire_s <= MAX_CONFIG_S:
         configs.append(({"kind": "mpire-default", "tool": "mpire", "workers": workers,

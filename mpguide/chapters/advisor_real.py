@@ -3,8 +3,8 @@
 :data:`~mpguide.chapters.real_functions.REAL_WORKLOADS` (hashing, compression, JSON parsing,
 a regex word count, a pure-Python edit distance) go through
 the same validation as the synthetic set (:func:`mpguide.chapters.advisor.validate`), without
-mpire and Dask: the recommendation against the loop, a thread pool, joblib's auto batching
-and the Pool sweep. A set the model was developed against is no evidence of its accuracy;
+the peers: the recommendation against the loop, a thread pool and the Pool sweep (issue 12's
+baseline: plain ``multiprocessing``). A set the model was developed against is no evidence of its accuracy;
 this one is reported beside it, with its own, looser targets (issue 12's: 20% median error,
 within 1.15x of the best).
 
@@ -64,7 +64,7 @@ def _real_error() -> claims.Evidence:
 @claims.claim("advisor-real-near-best", chapter=CHAPTER,
               statement="On the real functions, following the advisor runs within "
                         "{target:.2g}x of the best configuration measured (the loop, a thread "
-                        "pool, joblib and the Pool sweep) on {ok} of {n}.")
+                        "pool and the Pool sweep) on {ok} of {n}.")
 def _real_near_best() -> claims.Evidence:
     table = advisor.summary(load_real_validation())
     ok = table["vs_best"] <= TARGET_NEAR_BEST

@@ -91,17 +91,17 @@ def _text(rng: random.Random, words: list[str], n_words: int) -> str:
 
 def hash_items(count: int | None = None, nbytes: int | None = None) -> list[bytes]:
     """Distinct random buffers of ``nbytes`` (2 MiB, 1 MiB in quick mode), ``count`` of them
-    (48, 24 in quick mode): what :func:`sha256_hex` digests."""
-    count = count or config.scaled(48, 24)
+    (32, 24 in quick mode): what :func:`sha256_hex` digests."""
+    count = count or config.scaled(32, 24)
     nbytes = nbytes or config.scaled(2, 1) * 2**20
     return [random.Random(i).randbytes(nbytes) for i in range(count)]
 
 
 def compress_items(count: int | None = None, n_words: int | None = None) -> list[bytes]:
-    """Texts of ``n_words`` words (60 000, about 380 KB; 30 000 in quick mode) as UTF-8
-    bytes, ``count`` of them (24, 16 in quick mode): what :func:`compress_text` compresses."""
-    return [text.encode() for text in document_items(count or config.scaled(24, 16),
-                                                     n_words or config.scaled(60_000, 30_000))]
+    """Texts of ``n_words`` words (40 000, about 250 KB; 30 000 in quick mode) as UTF-8
+    bytes, ``count`` of them (16 in both modes): what :func:`compress_text` compresses."""
+    return [text.encode() for text in document_items(count or 16,
+                                                     n_words or config.scaled(40_000, 30_000))]
 
 
 def document_items(count: int | None = None, n_words: int | None = None) -> list[str]:
@@ -115,23 +115,23 @@ def document_items(count: int | None = None, n_words: int | None = None) -> list
 
 def json_items(count: int | None = None, records: int | None = None) -> list[str]:
     """JSON documents of ``records`` records each (2 000, about 270 KB; 1 000 in quick mode),
-    ``count`` of them (40, 24 in quick mode): what :func:`parse_json` parses."""
+    ``count`` of them (16 in both modes): what :func:`parse_json` parses."""
     rng = random.Random(2)
     words = _vocabulary(rng)
     size = records or config.scaled(2000, 1000)
     return [json.dumps([{"id": i, "name": rng.choice(words), "score": rng.random(),
                          "tags": rng.sample(words, 3), "active": rng.random() < 0.5,
                          "address": {"city": rng.choice(words), "zip": rng.randint(0, 99999)}}
-                        for i in range(size)]) for _ in range(count or config.scaled(40, 24))]
+                        for i in range(size)]) for _ in range(count or 16)]
 
 
 def pair_items(count: int | None = None, length: int | None = None) -> list[tuple[str, str]]:
-    """Pairs of random strings of ``length`` letters (300, 200 in quick mode), ``count`` of
-    them (40, 30 in quick mode): what :func:`edit_distance` compares."""
+    """Pairs of random strings of ``length`` letters (200 in both modes), ``count`` of them
+    (20, 16 in quick mode): what :func:`edit_distance` compares."""
     rng = random.Random(3)
-    n = length or config.scaled(300, 200)
+    n = length or 200
     return [("".join(rng.choices("acgt", k=n)), "".join(rng.choices("acgt", k=n)))
-            for _ in range(count or config.scaled(40, 30))]
+            for _ in range(count or config.scaled(20, 16))]
 
 
 #: The advisor's held-out validation set: the functions above, which the model was not
