@@ -11,6 +11,8 @@ repeated), with every wait bounded. They are the figures of the machine card
 - :func:`map_item_overhead`: seconds a warm pool adds per item of ``map(noop)``, by chunksize;
 - :func:`pickle_throughput`: ``pickle.dumps`` / ``pickle.loads`` by payload kind, size and
   protocol;
+- :func:`pool_transfer`: big arrays through a warm pool's own task or result path, results
+  kept (what the cost model prices big arguments and results at);
 - the floors to compare with: :func:`memcpy` (numpy copy), :func:`pipe_round_trip` and
   :func:`pipe_throughput` (``multiprocessing.Pipe`` between two processes);
 - :func:`shm_create_attach`: create and attach a ``multiprocessing.shared_memory`` segment.
