@@ -60,7 +60,7 @@ OTHER_PYTHONS = {i.label: i.executable for i in interpreters.discover() if not i
 #: The command line, the advisor, the peers, the tracer and the chapters are left to the full
 #: suite on the default Python: they are built on these, and take minutes, not seconds.
 UNIT_MODULES = ("config", "timing", "cache", "machine", "runner", "leftovers", "pools",
-                "executors", "shm", "probes", "experiment", "claims", "model", "plotting",
+                "executors", "shm", "pipe_peer", "probes", "experiment", "claims", "model", "plotting",
                 "interpreters")
 
 

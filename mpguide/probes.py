@@ -33,7 +33,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import multiprocessing
 import multiprocessing.pool
@@ -44,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from mpguide import config, pools, runner, timing, workloads
+from mpguide.pipe_peer import PipePeer, with_peer
 from mpguide.timing import Measurement
 
 #: Chunksizes of the per-item ``map`` overhead probe (the machine card reports each).
@@ -444,66 +444,6 @@ def pool_transfer(direction: str, start_method: str | None = None, workers: int 
 # --- pipes -------------------------------------------------------------------------------
 
 
-def _pipe_server(conn: Any, max_bytes: int) -> None:
-    """Echo server of the pipe probes: each request ``n`` is answered with ``n`` zero bytes;
-    an empty request (or a closed pipe) ends it."""
-    payload = bytes(max_bytes)
-    try:
-        while True:
-            request = conn.recv_bytes()
-            if not request:
-                return
-            conn.send_bytes(payload, 0, int.from_bytes(request, "little"))
-    except EOFError:
-        return
-    finally:
-        conn.close()
-
-
-class _PipePeer:
-    """A child process answering size requests over a ``multiprocessing.Pipe``; bounded."""
-
-    def __init__(self, method: str, max_bytes: int, timeout: float) -> None:
-        ctx = multiprocessing.get_context(method)
-        self.timeout = timeout
-        self.conn, child_conn = ctx.Pipe()
-        # typeshed types get_context(str) as BaseContext, which lacks Process; every context
-        # it really returns (fork, spawn, forkserver) has it: hence the ignore.
-        self.process: multiprocessing.process.BaseProcess
-        self.process = ctx.Process(  # type: ignore[attr-defined]
-            target=_pipe_server, args=(child_conn, max_bytes), daemon=True,
-            name="mpguide-pipe-probe")
-        self.process.start()
-        child_conn.close()
-
-    def request(self, nbytes: int) -> int:
-        self.conn.send_bytes(nbytes.to_bytes(8, "little"))
-        if not self.conn.poll(self.timeout):
-            raise pools.PoolTimeoutError(f"the pipe probe's peer did not answer within "
-                                         f"{self.timeout:g} s; it was killed.")
-        return len(self.conn.recv_bytes())
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send_bytes(b"")
-        self.process.join(self.timeout)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(self.timeout)
-        self.conn.close()
-        self.process.close()
-
-
-def _with_peer(method: str | None, max_bytes: int, timeout: float | None,
-               probe: Callable[[_PipePeer, str], Measurement]) -> Measurement:
-    method = config.resolve_start_method(method)
-    peer = _PipePeer(method, max_bytes, config.DEFAULT_TIMEOUT if timeout is None else timeout)
-    try:
-        return probe(peer, method)
-    finally:
-        peer.close()
-
-
 def pipe_round_trip(start_method: str | None = None, *, calls: int | None = None,
                     timeout: float | None = None) -> Measurement:
     """Seconds for an 8-byte request and an 8-byte answer over ``multiprocessing.Pipe``
@@ -519,12 +459,12 @@ def pipe_round_trip(start_method: str | None = None, *, calls: int | None = None
     calls = config.scaled(*ROUND_TRIPS) if calls is None else calls
     peers = min(config.scaled(*PIPE_PEERS), calls)
 
-    def probe(peer: _PipePeer, method: str) -> Measurement:
+    def probe(peer: PipePeer, method: str) -> Measurement:
         return timing.measure(peer.request, 8, name="pipe_round_trip", loops=1,
                               warmups=ROUND_TRIP_WARMUPS, repeats=max(1, calls // peers),
                               params={"start_method": method, "nbytes": 8})
 
-    parts = [_with_peer(start_method, 8, timeout, probe) for _ in range(peers)]
+    parts = [with_peer(start_method, 8, timeout, probe) for _ in range(peers)]
     return dataclasses.replace(parts[0], samples=tuple(s for p in parts for s in p.samples))
 
 
@@ -540,12 +480,12 @@ def pipe_throughput(nbytes: int | None = None, start_method: str | None = None, 
     """
     nbytes = config.scaled(64 * MIB, 8 * MIB) if nbytes is None else nbytes
 
-    def probe(peer: _PipePeer, method: str) -> Measurement:
+    def probe(peer: PipePeer, method: str) -> Measurement:
         return timing.measure(peer.request, nbytes, name="pipe_throughput",
                               repeats=_repeats(repeats),
                               params={"start_method": method, "nbytes": nbytes})
 
-    return _with_peer(start_method, nbytes, timeout, probe)
+    return with_peer(start_method, nbytes, timeout, probe)
 
 
 # --- shared memory -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mpguide import probes, runner, workloads
+from mpguide import pipe_peer, probes, runner, workloads
 
 
 def test_pool_start_stop_runs_in_a_fresh_interpreter(start_method: str) -> None:
@@ -94,7 +94,7 @@ def test_pool_transfer_refuses_an_unknown_direction() -> None:
 
 
 def test_dead_pipe_peer_fails_fast(start_method: str) -> None:
-    peer = probes._PipePeer(start_method, 64, timeout=5)
+    peer = pipe_peer.PipePeer(start_method, 64, timeout=5)
     try:
         peer.process.kill()
         peer.process.join(5)
