@@ -199,8 +199,8 @@ class MachineCosts:
         (:attr:`argument_path_bytes_per_s`, :attr:`result_path_bytes_per_s`) less the
         parent's side of its pickling (``dumps`` of arguments, ``loads`` of results), never
         below the bare pipe (:attr:`pipe_bytes_per_s`). A pipe whose bytes are dropped runs
-        2-5x faster than a Pool whose results are kept, so the pipe alone prices big results
-        too cheap.
+        several times faster than a Pool whose results are kept (compare the two figures on
+        the machine card), so the pipe alone prices big results too cheap.
 
         Examples
         --------
@@ -287,7 +287,8 @@ class PeerCosts:
                              f"this mpguide version (mpguide.peer_probes).") from None
 
     def channel(self, costs: MachineCosts) -> tuple[float, float]:
-        """Seconds per argument byte and per result byte (Pool's pipe where not measured)."""
+        """Seconds per argument byte and per result byte (Pool's channel,
+        :meth:`MachineCosts.pool_channel`, where not measured)."""
         arg_byte, result_byte = costs.pool_channel()
         return (arg_byte if self.arg_s_per_byte is None else self.arg_s_per_byte,
                 result_byte if self.result_s_per_byte is None else self.result_s_per_byte)
