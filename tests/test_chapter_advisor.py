@@ -107,6 +107,13 @@ def test_validation_measures_what_it_predicts(start_method: str) -> None:
     assert all(r["cold_s"] > r["measured_s"] for r in peers if r["kind"] == "dask-batched")
     assert {r["workers"] for r in sweep} >= {1}
     assert result["advice"]["recommendation"]["tool"] == "serial"
+    # A configuration two rows name is timed once: Pool's default is a point of the sweep,
+    # and the recommended loop is the loop.
+    row = {r["kind"]: r for r in result["records"] if r["kind"] != "sweep"}
+    default = [r for r in sweep if (r["workers"], r["chunksize"], r.get("blas_threads"))
+               == (row["pool-default"]["workers"], row["pool-default"]["chunksize"], None)]
+    assert [r["samples"] for r in default] == [row["pool-default"]["samples"]]
+    assert row["recommended"]["samples"] == row["serial"]["samples"]
     df = advisor.validation_frame(result)
     assert set(df["workload"]) == {"tiny"}
     assert df["error"].notna().any()

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from mpguide.advisor import Advice
     from mpguide.model import Prediction
 
+#: A configuration of the validation: what identifies it (tool, workers, chunksize, ...) and a
+#: timed run of it.
+Run = tuple[tuple[Any, ...], Callable[[], float]]
+
 CHAPTER = advisor_chapter.CHAPTER
 #: Sweep configurations predicted to take longer than this are skipped (seconds): they are far
 #: from the best one and would only stretch the benchmark's run time.
@@ -191,7 +195,9 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     Every configuration is timed once per round, rounds repeated ``repeats`` times, so that a
     change of load on a shared machine hits all of them alike: the loop, the sweep, Pool's
     default, a thread pool of ``workers`` threads and, if in ``peers``, joblib's auto batching
-    (cold and warm) and mpire's default chunking. Dask, if in ``peers``, runs after the rounds (:func:`_dask_row`).
+    (cold and warm) and mpire's default chunking. A configuration that two rows name (Pool's
+    default chunksize is a point of the sweep, and so is the recommendation, mostly) is timed
+    once and its rows share the samples. Dask, if in ``peers``, runs after the rounds (:func:`_dask_row`).
     The peers' packages are imported first, as a script imports them at its top. Each result
     is checked against the loop's. ``hashes`` (of the function's and factory's source) only
     key the cache. Returns JSON-ready ``{"advice", "advise_s", "records", "metadata"}``.
@@ -215,16 +221,21 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     def run_of(spec: executors.Executor) -> Callable[[], float]:
         return pool_run(func_, items_, expected, spec=spec, timeout=timeout)
 
-    def pool(count: int, chunksize: int | None, blas: int | None) -> Callable[[], float]:
-        return run_of(executors.Pool(count, chunksize=chunksize, start_method=start_method,
-                                     blas_threads=blas))
+    def pool(count: int, chunksize: int | None, blas: int | None) -> Run:
+        key = ("pool", count, chunksize or executors.default_chunksize(len(items_), count), blas)
+        return key, run_of(executors.Pool(count, chunksize=chunksize, start_method=start_method,
+                                          blas_threads=blas))
+
+    def threads(count: int, chunksize: int | None) -> Run:
+        return (("threads", count, chunksize),
+                functools.partial(time_threads, func_, items_, count, chunksize))
 
     def peer_s(tool: str, chunksize: int | None, *, warm: bool = False) -> float | None:
         return _peer_predicted(advice, peer_costs, tool, workers, chunksize, warm=warm)
 
-    configs: list[tuple[dict[str, Any], Callable[[], float]]] = [
+    configs: list[tuple[dict[str, Any], Run]] = [
         ({"kind": "serial", "tool": "serial", "workers": 1, "chunksize": None,
-          "predicted_s": advice.serial_s}, lambda: time_serial(func_, items_))]
+          "predicted_s": advice.serial_s}, (("serial",), lambda: time_serial(func_, items_)))]
     for count in kit.worker_candidates(workers):
         for pred in sweep_predictions(advice, count, workers, start_method):
             configs.append(({"kind": "sweep", "tool": "pool", "workers": count,
@@ -235,43 +246,42 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
                      "chunksize": executors.default_chunksize(len(items_), workers)},
                     pool(workers, None, None)))
     configs.append(({"kind": "threads", "tool": "threads", "workers": workers,
-                     "chunksize": None},
-                    functools.partial(time_threads, func_, items_, workers, None)))
+                     "chunksize": None}, threads(workers, None)))
     if "joblib" in peers:
         configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": workers,
                          "chunksize": None, "predicted_s": peer_s("joblib", None)},
-                        lambda: time_joblib(func_, items_, workers)))
+                        (("joblib",), lambda: time_joblib(func_, items_, workers))))
         configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": workers,
                          "chunksize": None, "predicted_s": peer_s("joblib", None, warm=True)},
-                        lambda: time_joblib(func_, items_, workers, cold=False,
-                                            timeout=timeout)))
+                        (("joblib", "warm"), lambda: time_joblib(func_, items_, workers,
+                                                                 cold=False, timeout=timeout))))
     mpire_s = peer_s("mpire", None) if "mpire" in peers else None
     if mpire_s is not None and mpire_s <= MAX_CONFIG_S:
         configs.append(({"kind": "mpire-default", "tool": "mpire", "workers": workers,
                          "chunksize": None, "predicted_s": mpire_s},
-                        run_of(peer_spec("mpire", workers, None, start_method))))
+                        (("mpire", workers, None),
+                         run_of(peer_spec("mpire", workers, None, start_method)))))
     rec = advice.recommendation
     if rec.tool == "pool":
-        run_recommended = pool(rec.workers, rec.chunksize, rec.blas_threads)
+        recommended = pool(rec.workers, rec.chunksize, rec.blas_threads)
     elif rec.tool in kit.PEER_TOOLS:
-        run_recommended = run_of(peer_spec(rec.tool, rec.workers, rec.chunksize,
-                                           rec.start_method))
-    else:  # threads, or the loop (whose row is the first one's)
-        run_recommended = functools.partial(time_threads, func_, items_, rec.workers,
-                                            rec.chunksize)
-    if rec.tool != "serial":
-        configs.append(({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
-                         "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
-                         "predicted_s": rec.predicted_s}, run_recommended))
-    samples: list[list[float]] = [[] for _ in configs]
+        recommended = ((rec.tool, rec.workers, rec.chunksize),
+                       run_of(peer_spec(rec.tool, rec.workers, rec.chunksize,
+                                        rec.start_method)))
+    elif rec.tool == "threads":
+        recommended = threads(rec.workers, rec.chunksize)
+    else:
+        recommended = configs[0][1]  # the loop
+    configs.append(({"kind": "recommended", "tool": rec.tool, "workers": rec.workers,
+                     "chunksize": rec.chunksize, "blas_threads": rec.blas_threads,
+                     "predicted_s": rec.predicted_s}, recommended))
+    runs = dict(run for _, run in configs)  # a configuration two rows name runs once
+    samples: dict[tuple[Any, ...], list[float]] = {key: [] for key in runs}
     for _ in range(repeats):
-        for index, (_, run) in enumerate(configs):
-            samples[index].append(run())
-    if rec.tool == "serial":  # the recommendation is the loop: the same measurement
-        configs.append(({**configs[0][0], "kind": "recommended"}, run_recommended))
-        samples.append(samples[0])
-    rows = [{**record, "samples": taken, "measured_s": statistics.median(taken)}
-            for (record, _), taken in zip(configs, samples, strict=True)]
+        for key, run in runs.items():
+            samples[key].append(run())
+    rows = [{**record, "samples": samples[key], "measured_s": statistics.median(samples[key])}
+            for record, (key, _) in configs]
     rows += _dask_row(advice, peer_costs, func_, items_, expected, workers=workers,
                       repeats=repeats, timeout=timeout) if "dask" in peers else []
     records = [{**row, "workload": name, "shape": shape, "start_method": start_method,

@@ -33,7 +33,7 @@ from mpguide import claims, config, executors, machine, timing, workloads
 from mpguide.chapters import pool_size
 from mpguide.chapters.task_duration import spin_items
 from mpguide.chapters.tuning import CHAPTER
-from mpguide.experiment import code_hash, run_cached
+from mpguide.experiment import REPEATS, code_hash, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,7 +109,7 @@ def busy_params(func: Callable[[Any], Any] = workloads.spin,
     return {"func": executors.target_of(func), "func_hash": code_hash(func),
             "items": executors.target_of(items) if callable(items) else list(items),
             "items_params": dict(pool_size.pool_size_params() if params is None else params),
-            "pools": [p.to_dict() for p in pools], "repeats": config.scaled(5, 3)}
+            "pools": [p.to_dict() for p in pools], "repeats": REPEATS}
 
 
 def measure_busy(*, func: str, items: str | list[Any], items_params: Mapping[str, Any],

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, machine, pools, timing
 from mpguide.chapters.transfer import CHAPTER, FRESH_TIMEOUT, MIB, _metadata
-from mpguide.experiment import run_cached
+from mpguide.experiment import REPEATS, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,7 +164,7 @@ def disk_cache_params(start_method: str | None = None) -> dict[str, Any]:
         while nbytes > MIB and 4 * nbytes > free.f_bavail * free.f_frsize:
             nbytes //= 2
     return {"nbytes": nbytes, "workers": machine.usable_cpus(),
-            "repeats": config.scaled(5, 3), "start_method": config.resolve_start_method(
+            "repeats": REPEATS, "start_method": config.resolve_start_method(
                 start_method)}
 
 

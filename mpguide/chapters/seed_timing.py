@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, machine, pools
 from mpguide.chapters.overhead import CHAPTER, format_duration
-from mpguide.experiment import run_cached
+from mpguide.experiment import REPEATS, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +73,7 @@ def seed_timing_params(start_method: str | None = None) -> dict[str, Any]:
     """
     return {"start_method": config.resolve_start_method(start_method),
             "workers": machine.usable_cpus(), "items": SEED_ITEMS, "chunksize": SEED_CHUNKSIZE,
-            "repeats": config.scaled(5, 3)}
+            "repeats": REPEATS}
 
 
 def measure_seed_timing(*, start_method: str, workers: int, items: int, chunksize: int,

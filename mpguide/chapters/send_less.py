@@ -46,7 +46,7 @@ from mpguide.chapters.transfer import (
     record,
     sizes_label,
 )
-from mpguide.experiment import Experiment, Result, run_cached
+from mpguide.experiment import REPEATS, Experiment, Result, run_cached
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -365,7 +365,7 @@ def shared_vs_pickled_params(start_method: str | None = None) -> dict[str, Any]:
     workers = machine.usable_cpus()
     return {"start_method": config.resolve_start_method(start_method),
             "nbytes": config.scaled(256 * MIB, 16 * MIB), "parts": 4 * workers,
-            "workers": workers, "repeats": config.scaled(5, 3)}
+            "workers": workers, "repeats": REPEATS}
 
 
 def measure_shared_vs_pickled(start_method: str, *, nbytes: int, parts: int, workers: int,
@@ -424,7 +424,7 @@ def files_params(start_method: str = "spawn") -> dict[str, Any]:
     ['repeats', 'rows', 'start_method', 'workers']
     """
     return {"start_method": config.resolve_start_method(start_method), "rows": files_rows(),
-            "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+            "workers": machine.usable_cpus(), "repeats": config.scaled(REPEATS, 2)}
 
 
 def measure_files(start_method: str, *, rows: int, workers: int,

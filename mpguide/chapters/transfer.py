@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mpguide import claims, config, executors, machine, pools, probes, timing, workloads
-from mpguide.experiment import Experiment, Result, run_cached
+from mpguide.experiment import REPEATS, Experiment, Result, run_cached
 from mpguide.timing import Measurement
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def pickling_params() -> dict[str, Any]:
     >>> sorted(pickling_params())
     ['repeats', 'sizes']
     """
-    return {"sizes": pickling_sizes(), "repeats": config.scaled(5, 3)}
+    return {"sizes": pickling_sizes(), "repeats": REPEATS}
 
 
 def nested_max_bytes() -> int:
