@@ -16,7 +16,7 @@ import pytest
 
 from mpguide import chapters, claims, config, executors, machine, plotting, workloads
 from mpguide.chapters import send_less, transfer, worker_memory
-from mpguide.experiment import Result
+from mpguide.experiment import REPEATS, Result
 
 KIB = transfer.KIB
 
@@ -61,7 +61,7 @@ def _declarations(script: str) -> tuple[list[dict], dict]:
     tree = ast.parse((GALLERY / script).read_text(encoding="utf-8"))
     namespace = {"config": config, "executors": executors, "machine": machine,
                  "transfer": transfer, "send_less": send_less, "workloads": workloads,
-                 "method": config.start_method()}
+                 "method": config.start_method(), "REPEATS": REPEATS}
     found = []
     for node in ast.walk(tree):
         names = {n.id for t in getattr(node, "targets", []) for n in ast.walk(t)

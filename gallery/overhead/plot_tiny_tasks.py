@@ -21,7 +21,7 @@ setup, then shows the per-task costs behind both.
 from mpguide import config, workloads
 
 FUNC = workloads.noop  # any importable function of one argument
-ITEMS = list(range(config.scaled(20_000, 5_000)))  # a list, or a factory called with PARAMS
+ITEMS = list(range(config.scaled(8_000, 5_000)))  # a list, or a factory called with PARAMS
 PARAMS: dict = {}  # keyword arguments of ITEMS when it is a factory
 
 # %%

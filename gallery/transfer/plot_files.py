@@ -19,11 +19,11 @@ memory-mapped ``.npy`` on this machine.
 # parameters in a fresh interpreter and caches the record.
 from mpguide import config, machine
 from mpguide.chapters import send_less, transfer
-from mpguide.experiment import Result, run_cached
+from mpguide.experiment import REPEATS, Result, run_cached
 from mpguide.report import show
 
 params = {"start_method": "spawn", "rows": config.scaled(10_000_000, 500_000),
-          "workers": machine.usable_cpus(), "repeats": config.scaled(5, 2)}
+          "workers": machine.usable_cpus(), "repeats": config.scaled(REPEATS, 2)}
 record = run_cached("transfer-files", "mpguide.chapters.send_less:measure_files", params,
                     timeout=transfer.FRESH_TIMEOUT)
 files = Result.from_dict(record).frame()

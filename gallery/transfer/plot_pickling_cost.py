@@ -19,12 +19,12 @@ next, in :doc:`plot_big_arguments_and_results`.
 # (``MPGUIDE_QUICK=1``) uses the smaller sizes.
 from mpguide import config
 from mpguide.chapters import transfer
-from mpguide.experiment import Result, run_cached
+from mpguide.experiment import REPEATS, Result, run_cached
 from mpguide.report import show
 
 KIB, MIB = 1 << 10, 1 << 20
 params = {"sizes": config.scaled([64 * KIB, MIB, 16 * MIB], [64 * KIB, MIB]),
-          "repeats": config.scaled(5, 3)}
+          "repeats": REPEATS}
 record = run_cached("transfer-pickling", "mpguide.chapters.transfer:measure_pickling", params,
                     timeout=transfer.FRESH_TIMEOUT)
 pickling = Result.from_dict(record).frame()

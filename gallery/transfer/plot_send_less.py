@@ -28,7 +28,7 @@ from mpguide.report import show
 KIB, MIB = 1 << 10, 1 << 20
 params = {"start_method": config.start_method(),
           "sizes": config.scaled([64 * KIB, MIB, 16 * MIB], [64 * KIB, 2 * MIB]),
-          "tasks": config.scaled(64, 16), "workers": machine.usable_cpus(),
+          "tasks": config.scaled(32, 16), "workers": machine.usable_cpus(),
           "repeats": config.scaled(3, 2)}
 record = run_cached("transfer-send-less", "mpguide.chapters.send_less:measure_send_less",
                     params, timeout=transfer.FRESH_TIMEOUT)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from mpguide import config, machine
 from mpguide.chapters import send_less, transfer
-from mpguide.experiment import Result, run_cached
+from mpguide.experiment import REPEATS, Result, run_cached
 from mpguide.report import show
 
 MIB = 1 << 20
@@ -48,7 +48,7 @@ fig = show(send_less.plot_shm_handoff(handoff))
 # (creating and unlinking the segment included).
 workers = machine.usable_cpus()
 params = {"start_method": config.start_method(), "nbytes": config.scaled(256 * MIB, 16 * MIB),
-          "parts": 4 * workers, "workers": workers, "repeats": config.scaled(5, 3)}
+          "parts": 4 * workers, "workers": workers, "repeats": REPEATS}
 record = run_cached("transfer-shared-vs-pickled",
                     "mpguide.chapters.send_less:measure_shared_vs_pickled", params,
                     timeout=transfer.FRESH_TIMEOUT)

@@ -84,7 +84,7 @@ SEED_WORKERS, SEED_ITEMS = 4, 50_000
 #: Items of the same benchmark on this machine's cores (full, quick mode): fewer than the
 #: article's, since ``ProcessPoolExecutor`` at chunksize 1 takes about 130 us an item on two
 #: cores (6.5 s a run over 50,000); a per-item cost needs no more.
-OWN_TINY_ITEMS = (20_000, 5_000)
+OWN_TINY_ITEMS = (8_000, 5_000)
 SEED_TITLE = "How to Optimize Python Multiprocessing Pool Performance and Cut IPC Overhead"
 
 

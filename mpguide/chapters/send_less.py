@@ -142,7 +142,7 @@ def send_less_params(start_method: str | None = None) -> dict[str, Any]:
     ['repeats', 'sizes', 'start_method', 'tasks', 'workers']
     """
     return {"start_method": config.resolve_start_method(start_method), "sizes": send_less_sizes(),
-            "tasks": config.scaled(64, 16), "workers": machine.usable_cpus(),
+            "tasks": config.scaled(32, 16), "workers": machine.usable_cpus(),
             "repeats": config.scaled(3, 2)}
 
 
