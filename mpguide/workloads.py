@@ -55,7 +55,7 @@ def spin(iterations: int) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def spin_rate(min_time: float = 0.05) -> float:
+def spin_rate(min_time: float = 0.02) -> float:
     """Iterations of :func:`spin` per second in this process (measured once, then cached).
 
     Doubles the iteration count until one call lasts ``min_time``, then takes the best of three.

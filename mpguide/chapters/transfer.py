@@ -422,10 +422,10 @@ def array_sum(array: Any) -> int:
 
 
 def seed003_nbytes() -> int:
-    """Array size of :func:`load_seed003`: 256 MiB, 32 MiB in quick mode (the article's 1 GiB,
+    """Array size of :func:`load_seed003`: 128 MiB, 32 MiB in quick mode (the article's 1 GiB,
     scaled down to keep a build within minutes). The ratio of process to thread is not the
     article's at another size: the process side carries a fixed start-up cost."""
-    return config.scaled(256 * MIB, 32 * MIB)
+    return config.scaled(128 * MIB, 32 * MIB)
 
 
 def seed003_items(nbytes: int, parts: int) -> list[Any]:
