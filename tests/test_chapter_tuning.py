@@ -167,3 +167,23 @@ def test_every_tuning_claim_evaluates_in_quick_mode() -> None:
     verdicts = chapters.evaluate_all(chapter="tuning")
     assert {v.claim_id for v in verdicts} == CLAIM_IDS
     assert all(v.statement and v.evidence for v in verdicts)
+
+
+@pytest.mark.parametrize("quick", ["1", "0"], ids=["quick", "full"])
+def test_chunksize_script_declares_the_pages_items(monkeypatch: pytest.MonkeyPatch,
+                                                   quick: str) -> None:
+    """The chunksize script's ``PARAMS`` are the chapter's 100 µs sweep in both modes, so the
+    docs build measures that sweep once."""
+    import ast
+    from pathlib import Path
+
+    from mpguide import config
+
+    monkeypatch.setenv("MPGUIDE_QUICK", quick)
+    script = Path(__file__).resolve().parents[1] / "gallery" / "tuning" / "plot_chunksize.py"
+    assignment = next(node for node in ast.parse(script.read_text(encoding="utf-8")).body
+                      if isinstance(node, ast.Assign)
+                      and [getattr(t, "id", None) for t in node.targets] == ["PARAMS"])
+    namespace = {"config": config}
+    exec(compile(ast.Module([assignment], []), script.name, "exec"), namespace)  # noqa: S102
+    assert namespace["PARAMS"] == tuning.chunksize_params(100)

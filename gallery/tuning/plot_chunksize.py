@@ -18,14 +18,14 @@ of 1 beside it.
 # that returns one, called with ``PARAMS`` where the experiment runs): a function defined in
 # this script cannot reach a ``spawn`` or ``forkserver`` worker. That is all it takes to get
 # the first table and figures below for your function, under any start method. The defaults
-# are 100 µs pure-Python tasks, as many as the plain loop runs in about 120 ms (30 ms in quick
+# are 100 µs pure-Python tasks, as many as the plain loop runs in about 80 ms (30 ms in quick
 # mode).
 from mpguide import config, workloads
 from mpguide.chapters import task_duration
 
 FUNC = workloads.spin  # any importable function of one argument
 ITEMS = task_duration.spin_items  # a list, or a factory called with PARAMS
-PARAMS = {"seconds": 1e-4, "count": config.scaled(1200, 300)}  # keyword arguments of ITEMS
+PARAMS = {"seconds": 1e-4, "count": config.scaled(800, 300)}  # keyword arguments of ITEMS
 
 # %%
 # Time against chunksize
@@ -65,7 +65,7 @@ show(tuning.chunksize_choices(tuning.chunksize_summary(yours)).round(2), source=
 # ----------------
 # The same declaration for ``spin`` tasks of 10, 100 and 1000 µs
 # (``tuning.chunksize_experiments()``, each with as many items as the loop runs in about
-# 120 ms, 30 ms in quick mode), with manual batching beside it:
+# 80 ms, 30 ms in quick mode), with manual batching beside it:
 # lists of items sent to a function that loops over them (``tuning.spin_batch``), at the size
 # of Pool's default chunksize, which is what chunksize does for you. It stays this sweep when
 # you replace ``FUNC`` and ``ITEMS``.

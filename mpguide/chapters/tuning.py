@@ -70,8 +70,8 @@ def chunksize_grid(n_items: int, workers: int) -> list[int]:
 
 def chunksize_params(task_us: int) -> dict[str, Any]:
     """Items of one chunksize sweep: ``spin_items(seconds, count)`` of ``task_us`` µs each,
-    as many as the plain loop runs in about 120 ms (30 ms in quick mode)."""
-    target_s = config.scaled(120, 30) / 1e3
+    as many as the plain loop runs in about 80 ms (30 ms in quick mode)."""
+    target_s = config.scaled(80, 30) / 1e3
     return {"seconds": task_us / 1e6,
             "count": max(4 * machine.usable_cpus(), round(target_s * 1e6 / task_us))}
 
