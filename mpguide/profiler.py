@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import pickle
 import sys
@@ -123,6 +124,12 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     """Run in a child: time ``func`` on the sample, its pickling, threads and BLAS threads."""
     from multiprocessing.pool import ThreadPool
 
+    # The heap this worker inherited is frozen out of the collector's reach first: a full pass
+    # over it (the parent's modules and data, written once into the fork's pages) would land
+    # on whichever sampled item happened to trigger it. Full passes over the results a
+    # real run keeps are priced by the model (Profile.collection_s), from what is counted here.
+    gc.collect()
+    gc.freeze()
     deadline = time.perf_counter() + budget * 0.5
     start = time.perf_counter()
     first = func(items[0])
@@ -130,6 +137,7 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     # The first call is a warm-up (first-call imports, such as numpy's, and caches are paid
     # once per worker, not per item) and is repeated, unless it alone took half the budget.
     costs, results = ([], []) if warm_up < budget * 0.5 else ([warm_up], [first])
+    young = gc.get_stats()[0]["collections"], len(costs)
     for item in items[len(costs):]:
         start = time.perf_counter()
         results.append(func(item))
@@ -158,6 +166,10 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     k = len(done)
     out = {
         "costs": costs,
+        "result_objects": (tracked_objects(results) - 1) / len(results) if results else 0.0,
+        # Each young collection follows gc.get_threshold()[0] tracked allocations.
+        "allocated_objects": (gc.get_stats()[0]["collections"] - young[0])
+        * gc.get_threshold()[0] / max(1, len(costs) - young[1]),
         # Item by item: pickle shares repeated objects within one dumps call, so a batch would
         # under-count identical items (Pool pickles each chunk once, items rarely repeat).
         "arg_bytes": sum(map(len, arg_blobs)) / k,
@@ -186,7 +198,29 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     ThreadPool(2).terminate()
     out["thread_start_stop_s"] = time.perf_counter() - start
     out.update(_blas_profile(func, serial, left))
+    gc.unfreeze()
     return out
+
+
+def tracked_objects(value: Any, limit: int = 1_000_000) -> int:
+    """How many objects the garbage collector tracks in ``value`` and everything it holds
+    (containers: dicts, lists, instances; not ints, floats, str or bytes), counted up to
+    ``limit``: what a full collection walks for each result a run keeps.
+
+    Examples
+    --------
+    >>> tracked_objects([{"a": [1, 2]}, {"b": 3}]), tracked_objects([b"x" * 10, 2.0])
+    (3, 1)
+    """
+    seen: set[int] = set()
+    todo = [value]
+    while todo and len(seen) < limit:
+        obj = todo.pop()
+        if id(obj) in seen or not gc.is_tracked(obj):
+            continue
+        seen.add(id(obj))
+        todo.extend(gc.get_referents(obj))
+    return len(seen)
 
 
 def _cpu_per_wall(run: Callable[[], Any], budget: float) -> tuple[float, float]:
@@ -339,6 +373,7 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
             f"the process profiling {name} died (a crash, os._exit, a signal or running out of "
             f"memory); a pool's workers would die the same way. "
             f"{FAILURES['worker-died'].advice}", failure="worker-died") from None
+    heap, collection = collection_cost()
     costs = raw["costs"]
     n_done = len(costs)
     mean = sum(costs) / n_done
@@ -355,7 +390,38 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
         blas_threads=raw["blas_threads"], per_item_single_blas_s=single,
         thread_chunk_overhead_s=raw["thread_chunk_overhead_s"],
         thread_start_stop_s=raw["thread_start_stop_s"],
+        result_objects=raw["result_objects"], heap_objects=heap, gc_object_s=collection,
+        allocated_objects=raw["allocated_objects"], gc_period_objects=gc_period(),
     )
+
+
+def gc_period() -> float:
+    """Tracked allocations between two chances of a full collection in this interpreter
+    (``gc.get_threshold()``: a young pass every ``t0``, a middle one every ``t1 + 1`` young,
+    a full one considered every ``t2 + 1`` middle); ``inf`` with the collector disabled.
+
+    >>> gc_period() > 0
+    True
+    """
+    t0, t1, t2 = gc.get_threshold()
+    return float(t0 * (t1 + 1) * (t2 + 1)) if gc.isenabled() and t0 else math.inf
+
+
+def collection_cost() -> tuple[int, float]:
+    """(objects the garbage collector tracks in this process, seconds one full collection
+    spends per object): what a full pass costs here, where the results of a run pile up.
+
+    Examples
+    --------
+    >>> heap, per_object = collection_cost()
+    >>> heap > 0 and per_object > 0
+    True
+    """
+    gc.collect()  # garbage first: what is left is what every later pass walks
+    heap = len(gc.get_objects())
+    start = time.perf_counter()
+    gc.collect()
+    return heap, (time.perf_counter() - start) / max(1, heap)
 
 
 def robust_std(values: Sequence[float]) -> float:

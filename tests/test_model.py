@@ -304,3 +304,30 @@ def test_a_peer_moves_bytes_at_its_measured_rate(costs: MachineCosts) -> None:
              for peer in (fast, pipe, slow)]
     assert times == sorted(times)
     assert times[2] - times[0] == pytest.approx(100 * 1e6 * (1e-8 - 1e-10))
+
+
+def test_results_full_of_objects_cost_the_collectors_full_passes(costs: MachineCosts) -> None:
+    """Results that hold tracked objects pile up in the loop and in a pool's parent alike:
+    the full passes over them are in both predictions, more of them over a bigger heap, and
+    none for results without tracked objects."""
+    plain = Profile(n_items=2000, per_item_s=1e-4, heap_objects=100_000, gc_object_s=3e-7)
+    dicts = dataclasses.replace(plain, result_objects=2000.0, allocated_objects=8000.0)
+    assert plain.collection_s() == 0.0
+    assert dicts.collection_s() > 0.0
+    assert dicts.serial_s == pytest.approx(plain.serial_s + dicts.collection_s())
+    assert dataclasses.replace(dicts, heap_objects=1_000_000).collection_s() \
+        > dicts.collection_s()
+    gained = (predict(dicts, costs, workers=2, chunksize=10, start_method="fork").serialization_s
+              - predict(plain, costs, workers=2, chunksize=10, start_method="fork").serialization_s)
+    assert gained == pytest.approx(dicts.collection_s())
+    threads = [predict_threads(p, costs, workers=2).predicted_s for p in (plain, dicts)]
+    assert threads[1] - threads[0] == pytest.approx(dicts.collection_s())
+
+
+def test_no_full_pass_before_the_first_chance_or_with_the_collector_off() -> None:
+    """A full pass is only considered every ``gc_period_objects`` tracked allocations."""
+    few = Profile(n_items=10, per_item_s=0.0, result_objects=1000.0, allocated_objects=1000.0,
+                  heap_objects=100, gc_object_s=1e-6)
+    assert few.collection_s() > 0.0
+    assert dataclasses.replace(few, gc_period_objects=1e6).collection_s() == 0.0
+    assert dataclasses.replace(few, gc_period_objects=math.inf).collection_s() == 0.0

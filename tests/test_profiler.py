@@ -62,3 +62,24 @@ def test_pure_python_on_two_threads_reads_as_holding_the_gil() -> None:
             lambda: [workloads.spin(x) for x in items],
             lambda: threads.map(workloads.spin, items, chunksize=2), 0.2)
     assert parallelism < 1.3
+
+
+
+def test_profile_counts_the_tracked_objects_a_result_keeps(start_method: str) -> None:
+    """A parsed document of 200 dicts with a list each keeps 401 tracked objects (the list of
+    them too); an int keeps none. The heap and the cost of a full pass are this process's."""
+    import json
+
+    from mpguide.chapters.real_functions import parse_json
+
+    document = json.dumps([{"id": i, "tags": [str(i)]} for i in range(200)])
+    objects = profiler.profile(parse_json, [document] * 40, start_method=start_method,
+                               time_budget=0.3)
+    numbers = profiler.profile(workloads.square, list(range(40)), start_method=start_method,
+                               time_budget=0.3)
+    assert objects.result_objects == pytest.approx(401)
+    assert objects.allocated_objects >= 0
+    assert numbers.result_objects == 0
+    assert numbers.collection_s() == 0.0
+    assert objects.heap_objects > 0
+    assert objects.gc_object_s > 0
