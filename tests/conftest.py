@@ -134,6 +134,27 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def script_declares() -> Callable[[str, str, dict[str, Any]], Any]:
+    """``script_declares(script, name, namespace)``: the value a gallery script's top-level
+    ``name = ...`` line gives, that line alone evaluated in ``namespace`` (nothing measured):
+    what a test compares with the page's declaration."""
+    import ast
+
+    gallery = Path(__file__).resolve().parents[1] / "gallery"
+
+    def value(script: str, name: str, namespace: dict[str, Any]) -> Any:
+        path = gallery / script
+        (line,) = [node for node in ast.parse(path.read_text(encoding="utf-8")).body
+                   if isinstance(node, ast.Assign)
+                   and [getattr(t, "id", None) for t in node.targets] == [name]]
+        scope = dict(namespace)
+        exec(compile(ast.Module([line], []), path.name, "exec"), scope)  # noqa: S102
+        return scope[name]
+
+    return value
+
+
+@pytest.fixture
 def run_alone() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``run_alone(command, cwd, timeout)``: run ``command`` (mpguide importable) in a session
     of its own and fail if it leaves a process running."""

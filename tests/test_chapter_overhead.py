@@ -351,20 +351,13 @@ def test_short_answer_survives_a_variant_without_records() -> None:
 
 
 @pytest.mark.parametrize("quick", ["1", "0"], ids=["quick", "full"])
-def test_tiny_tasks_script_declares_the_pages_items(monkeypatch: pytest.MonkeyPatch,
-                                                    quick: str) -> None:
+def test_tiny_tasks_script_declares_the_pages_items(monkeypatch: pytest.MonkeyPatch, quick: str,
+                                                    script_declares: Any) -> None:
     """The tiny-task script's ``ITEMS`` line are the chapter's items in both modes, so the docs
     build measures the experiment once, not once per declaration."""
-    import ast
-    from pathlib import Path
-
     from mpguide import config, workloads
 
     monkeypatch.setenv("MPGUIDE_QUICK", quick)
-    script = Path(__file__).resolve().parents[1] / "gallery" / "overhead" / "plot_tiny_tasks.py"
-    assignment = next(node for node in ast.parse(script.read_text(encoding="utf-8")).body
-                      if isinstance(node, ast.Assign)
-                      and [getattr(t, "id", None) for t in node.targets] == ["ITEMS"])
-    namespace = {"config": config, "workloads": workloads}
-    exec(compile(ast.Module([assignment], []), script.name, "exec"), namespace)  # noqa: S102
-    assert namespace["ITEMS"] == overhead.own_tiny_items()
+    items = script_declares("overhead/plot_tiny_tasks.py", "ITEMS",
+                            {"config": config, "workloads": workloads})
+    assert items == overhead.own_tiny_items()

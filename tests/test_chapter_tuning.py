@@ -9,6 +9,7 @@ tests and the slow claims test.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -170,20 +171,12 @@ def test_every_tuning_claim_evaluates_in_quick_mode() -> None:
 
 
 @pytest.mark.parametrize("quick", ["1", "0"], ids=["quick", "full"])
-def test_chunksize_script_declares_the_pages_items(monkeypatch: pytest.MonkeyPatch,
-                                                   quick: str) -> None:
+def test_chunksize_script_declares_the_pages_items(monkeypatch: pytest.MonkeyPatch, quick: str,
+                                                   script_declares: Any) -> None:
     """The chunksize script's ``PARAMS`` are the chapter's 100 µs sweep in both modes, so the
     docs build measures that sweep once."""
-    import ast
-    from pathlib import Path
-
     from mpguide import config
 
     monkeypatch.setenv("MPGUIDE_QUICK", quick)
-    script = Path(__file__).resolve().parents[1] / "gallery" / "tuning" / "plot_chunksize.py"
-    assignment = next(node for node in ast.parse(script.read_text(encoding="utf-8")).body
-                      if isinstance(node, ast.Assign)
-                      and [getattr(t, "id", None) for t in node.targets] == ["PARAMS"])
-    namespace = {"config": config}
-    exec(compile(ast.Module([assignment], []), script.name, "exec"), namespace)  # noqa: S102
-    assert namespace["PARAMS"] == tuning.chunksize_params(100)
+    params = script_declares("tuning/plot_chunksize.py", "PARAMS", {"config": config})
+    assert params == tuning.chunksize_params(100)
