@@ -69,6 +69,11 @@ PEER_TOOLS = ("joblib", "mpire", "dask")
 #: Start methods whose predictions lie within this factor of the fastest count as equal, and
 #: the platform's default start method is then preferred (it needs no ``get_context`` change).
 START_METHOD_TOLERANCE = 1.05
+#: Chunksizes of one pool predicted within this factor of its fastest count as equal, and the
+#: largest of them is recommended: each chunk is a message both ways through the parent, whose
+#: threads contend for the GIL when a real function's arguments and results keep them busy,
+#: a per-chunk cost the machine card's probe (trivial tasks) does not see.
+CHUNKSIZE_TOLERANCE = 1.05
 #: Chunksizes tried besides Pool's default and the balanced ones (``n / (k * workers)``).
 CHUNKSIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 50_000)
 
@@ -444,9 +449,10 @@ def recommend(prof: Profile, predictions: Sequence[Prediction],
     """Pick the fastest configuration, or the loop when none is :data:`MIN_SPEEDUP` faster.
 
     Among start methods within :data:`START_METHOD_TOLERANCE` of the fastest, the preferred
-    (platform default) one wins. A peer is picked only when it is predicted
-    :data:`MIN_SPEEDUP` times faster than the best Pool or thread pool: the standard library
-    needs no extra package, and a smaller gain is within the model's error.
+    (platform default) one wins; among that pool's chunksizes within
+    :data:`CHUNKSIZE_TOLERANCE` of its fastest, the largest. A peer is picked only when it is
+    predicted :data:`MIN_SPEEDUP` times faster than the best Pool or thread pool: the
+    standard library needs no extra package, and a smaller gain is within the model's error.
     """
     pool = [p for p in predictions if p.tool == "pool"]
     best = min(pool, key=lambda p: p.predicted_s)
@@ -455,10 +461,15 @@ def recommend(prof: Profile, predictions: Sequence[Prediction],
         best_preferred = min(same_method, key=lambda p: p.predicted_s)
         if best_preferred.predicted_s <= best.predicted_s * START_METHOD_TOLERANCE:
             best = best_preferred
+    fastest = best
+    best = max((p for p in pool if (p.workers, p.start_method, p.blas_threads)
+                == (fastest.workers, fastest.start_method, fastest.blas_threads)
+                and p.predicted_s <= fastest.predicted_s * CHUNKSIZE_TOLERANCE),
+               key=lambda p: (p.chunksize or 0, -p.predicted_s))
     threads = [p for p in predictions if p.tool == "threads"]
     if threads:
         best_threads = min(threads, key=lambda p: p.predicted_s)
-        if best_threads.predicted_s < best.predicted_s:
+        if best_threads.predicted_s < fastest.predicted_s:
             best = best_threads
     peer = _best_peer(predictions)
     if peer is not None and peer.predicted_s * MIN_SPEEDUP <= best.predicted_s:

@@ -15,14 +15,16 @@ probe of the machine card, a measurement of the profile, or ``multiprocessing``'
 The shape of the prediction, for ``n`` items on ``cores`` usable cores:
 
 * **startup**: pool start and stop for the start method (``pool_start_stop_s`` probe), scaled
-  by how many workers must start per core;
+  by how many workers must start per core, and what each fresh worker pays once for this
+  function (its first call, its BLAS cap: :meth:`Profile.worker_start_s`);
 * **dispatch**: the parent's task and result handler threads pay a fixed cost per chunk and a
   smaller one per item (fitted to the ``map_item_overhead_by_chunksize_s`` probe);
 * **serialization**: pickling arguments and unpickling results in the parent, and the bytes
   through Pool's one task path and one result path (``pool_argument_bytes_per_s`` and
   ``pool_result_bytes_per_s`` probes, less their pickling:
   :meth:`~mpguide.costs.MachineCosts.pool_channel`); the workers' own unpickling and pickling
-  runs in parallel with the compute;
+  runs in parallel with the compute; results made of objects add what a real one-worker map
+  of the sample cost the parent beyond these terms (:meth:`Profile.pool_receive_s`);
 * **compute**: the items' cost divided among the workers, each worker's BLAS threads capped so
   that ``workers * blas_threads <= cores``;
 * **imbalance**: the last chunks leave some workers idle: chunks are scheduled greedily in
@@ -127,6 +129,17 @@ class Profile:
     #: pass between two chances of a full collection (``gc.get_threshold()``: 700 x 11 x 11).
     allocated_objects: float = 0.0
     gc_period_objects: float = 84_700.0
+    #: Seconds a ``Pool(pool_map_workers)`` of ``pool_map_method`` took to start, map the
+    #: first ``pool_map_items`` sampled items at chunksize 1 (results kept) and stop
+    #: (measured when results hold objects; ``0``: not measured): :meth:`pool_receive_s`.
+    pool_map_s: float = 0.0
+    pool_map_items: int = 0
+    pool_map_workers: int = 1
+    pool_map_method: str = ""
+    #: Seconds a fresh worker's first call took beyond the same item's next one (imports,
+    #: caches), and the BLAS cap of a pool's initializer took there (``0``: no BLAS).
+    first_call_s: float = 0.0
+    blas_cap_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_items < 1:
@@ -160,6 +173,47 @@ class Profile:
                              max(self.allocated_objects, self.result_objects),
                              self.heap_objects, self.gc_object_s,
                              period=self.gc_period_objects)
+
+    def pool_receive_s(self, costs: MachineCosts) -> float:
+        """Seconds per result that a real ``Pool``'s parent spends beyond the model's terms:
+        the measured map of the sample (:attr:`pool_map_s`) less its prediction, never
+        below 0.
+
+        Results made of objects (dicts, lists) cost the parent more than their unpickling
+        timed alone: it allocates them while its other threads compete for the GIL (Pool's
+        worker handler wakes each time the result pipe holds unread data), and a worker
+        whose result outgrows the pipe waits for the parent to read it. That cost is
+        measured on this function, not derived; the parent pays it once per result, so it
+        does not shrink with more workers.
+
+        Examples
+        --------
+        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
+        >>> p = Profile(n_items=100, per_item_s=1e-3, pool_map_s=0.04, pool_map_items=10,
+        ...             pool_map_method="fork")
+        >>> round(p.pool_receive_s(costs) * 1e3, 1)  # ms per result
+        2.7
+        >>> Profile(n_items=100, per_item_s=1e-3).pool_receive_s(costs)
+        0.0
+        """
+        if not self.pool_map_items:
+            return 0.0
+        sample = dataclasses.replace(self, n_items=self.pool_map_items, pool_map_items=0)
+        modelled = predict(sample, costs, workers=self.pool_map_workers, chunksize=1,
+                           start_method=self.pool_map_method, cap_blas=False)
+        return max(0.0, (self.pool_map_s - modelled.predicted_s) / self.pool_map_items)
+
+    def worker_start_s(self, workers: int, cores: int, *, capped: bool) -> float:
+        """Seconds a pool's start-up grows by for this function: each fresh worker's first
+        call, and its BLAS cap when ``capped``, paid once per worker, ``cores`` workers at a
+        time.
+
+        >>> Profile(n_items=1, per_item_s=0, first_call_s=0.01, blas_cap_s=0.02).worker_start_s(
+        ...     4, 2, capped=True)
+        0.06
+        """
+        once = self.first_call_s + (self.blas_cap_s if capped else 0.0)
+        return once * math.ceil(workers / max(1, cores))
 
     def per_item_with_blas(self, threads: int) -> float:
         """Mean compute seconds per item with BLAS capped to ``threads`` threads.
@@ -373,11 +427,14 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
         if blas_threads is None:
             blas_threads = blas_cap(profile, workers, costs.cores)
         threads_per_worker = blas_threads or 1
+    startup_s = costs.startup_s(start_method, workers) + profile.worker_start_s(
+        workers, costs.cores, capped=blas_threads is not None)
     return predict_chunks(
         profile, costs, chunksize, tool="pool", workers=workers,
         chunksize=chunksize, start_method=start_method, blas_threads=blas_threads,
-        threads_per_worker=threads_per_worker, startup_s=costs.startup_s(start_method, workers),
-        chunk_overhead_s=costs.chunk_overhead_s, item_overhead_s=costs.item_overhead_s)
+        threads_per_worker=threads_per_worker, startup_s=startup_s,
+        chunk_overhead_s=costs.chunk_overhead_s, item_overhead_s=costs.item_overhead_s,
+        receive_s=profile.pool_receive_s(costs))
 
 
 def chunk_sizes(n_items: int, chunksize: int) -> list[int]:
@@ -394,7 +451,8 @@ def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence
                    tool: str, workers: int, chunksize: int | None, start_method: str,
                    blas_threads: int | None, threads_per_worker: int, startup_s: float,
                    chunk_overhead_s: float, item_overhead_s: float,
-                   channel: tuple[float, float] | None = None) -> Prediction:
+                   channel: tuple[float, float] | None = None,
+                   receive_s: float = 0.0) -> Prediction:
     """The model's terms for ``chunks`` (one chunksize, or every chunk's size in the order they
     are handed out to the first free of ``workers`` workers, each running BLAS on
     ``threads_per_worker`` threads), with an executor's own start+stop and parent-side cost
@@ -404,14 +462,16 @@ def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence
     (:mod:`mpguide.peer_model`) are this with theirs. ``tool``, ``chunksize`` (``None``: the
     tool's own rule), ``start_method`` and ``blas_threads`` only label the prediction;
     ``channel`` is the executor's seconds per argument and per result byte (default: Pool's
-    pipes, :meth:`Profile.serialization_s`).
+    pipes, :meth:`Profile.serialization_s`); ``receive_s`` the parent's measured extra seconds
+    per result (Pool's: :meth:`Profile.pool_receive_s`).
     """
     n = profile.n_items
     n_chunks, first, last = _chunk_shape(chunks, n, workers)
     per_item = profile.per_item_with_blas(threads_per_worker)
     parent_ser, worker_ser = profile.serialization_s(costs, channel)
     dispatch = n_chunks * chunk_overhead_s + n * item_overhead_s
-    serialization = n * parent_ser + profile.collection_s()  # results pile up in the parent
+    # Results pile up in the parent (collection_s), each at its measured extra cost.
+    serialization = n * (parent_ser + receive_s) + profile.collection_s()
     worker_items = profile.item_costs(per_item) + worker_ser
     compute = n * per_item / workers
     makespan = schedule_makespan(worker_items, chunks, workers)

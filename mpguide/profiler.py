@@ -52,6 +52,9 @@ THREAD_CPU_MIN_S = 0.2
 #: The function "uses BLAS threads" when, while it runs, the process's other threads (the BLAS
 #: pool) burn at least this fraction of the CPU time of the thread calling it.
 BLAS_GAIN = 0.1
+#: Share of the time budget the items of one timed map of the sample may cost
+#: (:func:`_time_pool_map`), and how many such maps run (the fastest counts).
+POOL_MAP_SHARE, POOL_MAP_ROUNDS = 1 / 8, 3
 #: Seconds each step of the free-cores measurement of :func:`pool_now` spins (three steps).
 FREE_CORES_S = 0.15
 
@@ -136,7 +139,8 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     warm_up = time.perf_counter() - start
     # The first call is a warm-up (first-call imports, such as numpy's, and caches are paid
     # once per worker, not per item) and is repeated, unless it alone took half the budget.
-    costs, results = ([], []) if warm_up < budget * 0.5 else ([warm_up], [first])
+    repeated = warm_up < budget * 0.5
+    costs, results = ([], []) if repeated else ([warm_up], [first])
     young = gc.get_stats()[0]["collections"], len(costs)
     for item in items[len(costs):]:
         start = time.perf_counter()
@@ -145,6 +149,9 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
         if time.perf_counter() > deadline:
             break
     done = items[:len(costs)]
+    # What this fresh worker's first call cost beyond the same item's next one: every worker
+    # of a real pool pays it once (imports, caches, a BLAS library's thread start).
+    first_call_s = max(0.0, warm_up - costs[0]) if repeated else 0.0
     left = budget * 0.5 / 3
     if sum(costs) < MIN_TIMED_S:
         # Tiny items: one call is too short to time alone; time the whole loop instead.
@@ -166,6 +173,7 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     k = len(done)
     out = {
         "costs": costs,
+        "first_call_s": first_call_s,
         "result_objects": (tracked_objects(results) - 1) / len(results) if results else 0.0,
         # Each young collection follows gc.get_threshold()[0] tracked allocations.
         "allocated_objects": (gc.get_stats()[0]["collections"] - young[0])
@@ -200,6 +208,26 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     out.update(_blas_profile(func, serial, left))
     gc.unfreeze()
     return out
+
+
+def _time_pool_map(func: Callable[[Any], Any], items: list[Any], costs: list[float], *,
+                   method: str, workers: int, budget: float,
+                   timeout: float) -> tuple[float, int, int]:
+    """(seconds, items, workers) of the fastest of :data:`POOL_MAP_ROUNDS` runs of a script's
+    ``with ctx.Pool(workers) as pool: pool.map(func, chosen, chunksize=1)`` (fresh workers,
+    start and stop included), where ``chosen`` are the first profiled ``items`` whose
+    ``costs`` fit in ``budget``; ``(0.0, 0, workers)`` when fewer than two items fit."""
+    chosen = _subset(items, costs, budget)
+    if len(chosen) < 2 or sum(costs[:len(chosen)]) > budget:
+        return 0.0, 0, workers
+    best = math.inf
+    for _ in range(POOL_MAP_ROUNDS):
+        start = time.perf_counter()
+        with pools.bounded_pool(workers, method, timeout) as pool:
+            pools.wait_result(pool.map_async(func, chosen, chunksize=1), pool, timeout,
+                              what="the profile's timed map")
+        best = min(best, time.perf_counter() - start)
+    return best, len(chosen), workers
 
 
 def tracked_objects(value: Any, limit: int = 1_000_000) -> int:
@@ -283,9 +311,13 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
     """
     if "numpy" not in sys.modules or not items:
         return {}
+    # What a pool's BLAS cap pays first in each fresh worker: threadpoolctl imported, the
+    # loaded libraries found (mpguide.blas.limit_blas_threads).
+    start = time.perf_counter()
     from threadpoolctl import ThreadpoolController
 
     controller = ThreadpoolController()
+    cap_s = time.perf_counter() - start
     threads = max((lib.num_threads for lib in controller.select(user_api="blas").lib_controllers),
                   default=1)
     if threads <= 1:
@@ -305,7 +337,7 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
         full = min(full, _timed_repeat(run, budget))
         with controller.limit(limits=1, user_api="blas"):
             single = min(single, _timed_repeat(run, budget))
-    return {"blas_threads": threads, "blas_ratio": single / full}
+    return {"blas_threads": threads, "blas_ratio": single / full, "blas_cap_s": cap_s}
 
 
 def _thread_cpu() -> tuple[float, float]:
@@ -355,6 +387,12 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
             result = pool.apply_async(_profile_worker, (func, sample, time_budget,
                                                         usable_cpus()))
             raw = pools.wait_result(result, pool, timeout, what=f"profiling {name}")
+        if raw["result_objects"] >= 1:
+            # Results made of objects: what receiving them costs a real pool's parent is
+            # measured (Profile.pool_receive_s), on as many workers as a run would use.
+            raw["pool_map"] = _time_pool_map(
+                func, sample[:len(raw["costs"])], raw["costs"], method=method,
+                workers=usable_cpus(), budget=time_budget * POOL_MAP_SHARE, timeout=timeout)
     except pools.PoolTimeoutError:
         raise AdviceError(
             f"{name} did not finish profiling within {timeout:g} s (a sample of "
@@ -381,6 +419,8 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
     n = len(items)
     positions = tuple(indices[i] / (n - 1) if n > 1 else 0.0 for i in range(n_done))
     single = mean * raw["blas_ratio"] if raw["blas_threads"] else None
+    pool_map_s, pool_map_items, pool_map_workers = raw.get("pool_map", (0.0, 0, 1))
+    pool_map_method = method if pool_map_items else ""
     return Profile(
         n_items=n, per_item_s=mean, per_item_std_s=std, sample_positions=positions,
         sample_costs_s=tuple(costs), arg_bytes=raw["arg_bytes"],
@@ -392,6 +432,9 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
         thread_start_stop_s=raw["thread_start_stop_s"],
         result_objects=raw["result_objects"], heap_objects=heap, gc_object_s=collection,
         allocated_objects=raw["allocated_objects"], gc_period_objects=gc_period(),
+        pool_map_s=pool_map_s, pool_map_items=pool_map_items, pool_map_workers=pool_map_workers,
+        pool_map_method=pool_map_method,
+        first_call_s=raw["first_call_s"], blas_cap_s=raw.get("blas_cap_s", 0.0),
     )
 
 

@@ -324,6 +324,31 @@ def test_results_full_of_objects_cost_the_collectors_full_passes(costs: MachineC
     assert threads[1] - threads[0] == pytest.approx(dicts.collection_s())
 
 
+def test_a_measured_pool_map_slower_than_modelled_costs_the_parent_per_result(
+        costs: MachineCosts) -> None:
+    """The excess of the profile's timed map over its own prediction is paid once per result
+    in the parent: it is added to every Pool configuration whatever its workers, and to
+    neither the loop nor a thread pool; a map no slower than modelled adds nothing."""
+    plain = Profile(n_items=400, per_item_s=1e-3, result_bytes=50_000.0)
+    sample = dataclasses.replace(plain, n_items=10)
+    # What the model says the sample's map takes, start and stop included.
+    map_s = predict(sample, costs, workers=2, chunksize=1, start_method="fork").predicted_s
+    assert plain.pool_receive_s(costs) == 0.0
+    quick = dataclasses.replace(plain, pool_map_s=1e-6, pool_map_items=10, pool_map_workers=2,
+                                pool_map_method="fork")
+    assert quick.pool_receive_s(costs) == 0.0
+    slow = dataclasses.replace(quick, pool_map_s=map_s + 10 * 2e-3)
+    assert slow.pool_receive_s(costs) == pytest.approx(2e-3)
+    for workers in (1, 2, 4):
+        gained = (predict(slow, costs, workers=workers, chunksize=5, start_method="fork")
+                  .serialization_s
+                  - predict(plain, costs, workers=workers, chunksize=5, start_method="fork")
+                  .serialization_s)
+        assert gained == pytest.approx(400 * slow.pool_receive_s(costs))
+    assert predict_threads(slow, costs, workers=2) == predict_threads(plain, costs, workers=2)
+    assert slow.serial_s == plain.serial_s
+
+
 def test_no_full_pass_before_the_first_chance_or_with_the_collector_off() -> None:
     """A full pass is only considered every ``gc_period_objects`` tracked allocations."""
     few = Profile(n_items=10, per_item_s=0.0, result_objects=1000.0, allocated_objects=1000.0,

@@ -64,7 +64,6 @@ def test_pure_python_on_two_threads_reads_as_holding_the_gil() -> None:
     assert parallelism < 1.3
 
 
-
 def test_profile_counts_the_tracked_objects_a_result_keeps(start_method: str) -> None:
     """A parsed document of 200 dicts with a list each keeps 401 tracked objects (the list of
     them too); an int keeps none. The heap and the cost of a full pass are this process's."""
@@ -80,6 +79,11 @@ def test_profile_counts_the_tracked_objects_a_result_keeps(start_method: str) ->
     assert objects.result_objects == pytest.approx(401)
     assert objects.allocated_objects >= 0
     assert numbers.result_objects == 0
+    # Only results made of objects have their receipt timed on a pool of usable-cores workers.
+    assert objects.pool_map_items >= 2
+    assert objects.pool_map_s > 0
+    assert objects.pool_map_workers == usable_cpus()
+    assert numbers.pool_map_items == 0
     assert numbers.collection_s() == 0.0
     assert objects.heap_objects > 0
     assert objects.gc_object_s > 0
