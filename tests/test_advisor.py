@@ -3,6 +3,7 @@ every kind of bad input as one clear error within a bounded time."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from types import ModuleType
@@ -162,6 +163,22 @@ def test_recommend_prefers_the_default_start_method_within_tolerance() -> None:
                    for m in ("fork", "forkserver", "spawn")]
     assert advisor.recommend(prof, predictions, "forkserver").start_method == "forkserver"
     assert advisor.recommend(prof, predictions, "spawn").start_method == "fork"
+
+
+def test_recommend_the_largest_chunksize_predicted_within_tolerance() -> None:
+    """Chunksizes of one pool predicted within CHUNKSIZE_TOLERANCE of its fastest are a tie,
+    won by the largest (fewer messages through the parent); a clearly faster one still wins."""
+    prof = Profile(n_items=1000, per_item_s=1e-3)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    fast, slower = (dataclasses.replace(
+        model.predict(prof, costs, workers=2, chunksize=c, start_method="fork"), predicted_s=s)
+        for c, s in ((1, 0.50), (50, 0.51)))
+    assert advisor.recommend(prof, [fast, slower], "fork").chunksize == 50
+    clearly = dataclasses.replace(slower,
+                                  predicted_s=0.50 * advisor.CHUNKSIZE_TOLERANCE * 1.01)
+    assert advisor.recommend(prof, [fast, clearly], "fork").chunksize == 1
+    other_pool = dataclasses.replace(slower, workers=1)
+    assert advisor.recommend(prof, [fast, other_pool], "fork").chunksize == 1
 
 
 def test_recommend_threads_when_the_work_releases_the_gil() -> None:
