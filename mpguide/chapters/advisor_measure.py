@@ -227,8 +227,9 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
                                           blas_threads=blas))
 
     def threads(count: int, chunksize: int | None) -> Run:
-        return (("threads", count, chunksize),
-                functools.partial(time_threads, func_, items_, count, chunksize))
+        key = ("threads", count,
+               chunksize or executors.default_chunksize(len(items_), count))
+        return key, functools.partial(time_threads, func_, items_, count, chunksize)
 
     def peer_s(tool: str, chunksize: int | None, *, warm: bool = False) -> float | None:
         return _peer_predicted(advice, peer_costs, tool, workers, chunksize, warm=warm)
