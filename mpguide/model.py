@@ -16,7 +16,7 @@ The shape of the prediction, for ``n`` items on ``cores`` usable cores:
 
 * **startup**: pool start and stop for the start method (``pool_start_stop_s`` probe), scaled
   by how many workers must start per core, and what each fresh worker pays once for this
-  function (its first call unless forked, its BLAS cap: :meth:`Profile.worker_start_s`);
+  function (its first call, its BLAS cap: :meth:`Profile.worker_start_s`);
 * **dispatch**: the parent's task and result handler threads pay a fixed cost per chunk and a
   smaller one per item (fitted to the ``map_item_overhead_by_chunksize_s`` probe);
 * **serialization**: pickling arguments and unpickling results in the parent, and the bytes
@@ -203,22 +203,16 @@ class Profile:
                            start_method=self.pool_map_method, cap_blas=False)
         return max(0.0, (self.pool_map_s - modelled.predicted_s) / self.pool_map_items)
 
-    def worker_start_s(self, workers: int, cores: int, *, start_method: str,
-                       capped: bool) -> float:
-        """Seconds a pool's start-up grows by for this function, paid once per worker,
-        ``cores`` workers at a time: its BLAS cap when ``capped``, and its first call unless
-        the workers are forked. A forked worker inherits what the parent has imported and
-        cached by the time the pool starts (a script that ran the loop first has it all),
-        which the profile cannot know; a spawned one never does.
+    def worker_start_s(self, workers: int, cores: int, *, capped: bool) -> float:
+        """Seconds a pool's start-up grows by for this function: each fresh worker's first
+        call, and its BLAS cap when ``capped``, paid once per worker, ``cores`` workers at a
+        time.
 
-        >>> p = Profile(n_items=1, per_item_s=0, first_call_s=0.01, blas_cap_s=0.02)
-        >>> p.worker_start_s(4, 2, start_method="spawn", capped=True)
+        >>> Profile(n_items=1, per_item_s=0, first_call_s=0.01, blas_cap_s=0.02).worker_start_s(
+        ...     4, 2, capped=True)
         0.06
-        >>> p.worker_start_s(4, 2, start_method="fork", capped=False)
-        0.0
         """
-        once = (0.0 if start_method == "fork" else self.first_call_s) \
-            + (self.blas_cap_s if capped else 0.0)
+        once = self.first_call_s + (self.blas_cap_s if capped else 0.0)
         return once * math.ceil(workers / max(1, cores))
 
     def per_item_with_blas(self, threads: int) -> float:
@@ -434,7 +428,7 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
             blas_threads = blas_cap(profile, workers, costs.cores)
         threads_per_worker = blas_threads or 1
     startup_s = costs.startup_s(start_method, workers) + profile.worker_start_s(
-        workers, costs.cores, start_method=start_method, capped=blas_threads is not None)
+        workers, costs.cores, capped=blas_threads is not None)
     return predict_chunks(
         profile, costs, chunksize, tool="pool", workers=workers,
         chunksize=chunksize, start_method=start_method, blas_threads=blas_threads,

@@ -224,8 +224,7 @@ def predict_peer(profile: Profile, costs: MachineCosts, peer: PeerCosts, *, work
         profile, costs, chunks, tool=peer.tool, workers=workers, chunksize=chunksize,
         start_method=peer.start_method, blas_threads=blas, threads_per_worker=threads,
         startup_s=0.0 if warm else peer.startup_s(workers, costs.cores)
-        + profile.worker_start_s(workers, costs.cores, start_method=peer.start_method,
-                                 capped=False),
+        + profile.worker_start_s(workers, costs.cores, capped=False),
         chunk_overhead_s=peer.chunk_overhead_s, item_overhead_s=peer.item_overhead_s,
         channel=peer.channel(costs))
 
