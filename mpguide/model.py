@@ -206,7 +206,9 @@ class Profile:
     def worker_start_s(self, workers: int, cores: int, *, capped: bool) -> float:
         """Seconds a pool's start-up grows by for this function: each fresh worker's first
         call, and its BLAS cap when ``capped``, paid once per worker, ``cores`` workers at a
-        time.
+        time. Both are timed in the profile's worker, started from this process as it is
+        now: a forked worker inherits what its parent has imported by then, so a script that
+        imports more before starting its pool pays less.
 
         >>> Profile(n_items=1, per_item_s=0, first_call_s=0.01, blas_cap_s=0.02).worker_start_s(
         ...     4, 2, capped=True)
