@@ -158,13 +158,17 @@ PARENT = textwrap.dedent("""
     # SIGINT ignored (a background job of a non-interactive shell inherits SIG_IGN).
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+    # The pool's bound (POOL_TIMEOUT) is well inside the test's wait for the exit, so a
+    # Pool.terminate() that stalls (once in CI under forkserver, the parent had not exited
+    # 60 s after SIGTERM, when this bound was 60 s too) is killed by bounded_pool in time.
     with shm.shared_array(np.ones(1 << 18)) as handle:
-        with pools.bounded_pool(2, sys.argv[1], 60, initializer=shm.init_worker,
+        with pools.bounded_pool(2, sys.argv[1], POOL_TIMEOUT, initializer=shm.init_worker,
                                 initargs=(handle,)) as pool:
-            pools.wait_result(pool.map_async(shm.sum_slice, [(handle, 0, 8)] * 2), pool, 60)
+            pools.wait_result(pool.map_async(shm.sum_slice, [(handle, 0, 8)] * 2), pool,
+                              POOL_TIMEOUT)
             print(handle.name, flush=True)
             time.sleep(60)
-""")
+""").replace("POOL_TIMEOUT", "15")
 
 
 def _start_parent(script: str, *args: str) -> tuple[subprocess.Popen, str]:
@@ -191,6 +195,9 @@ def test_interrupted_parent_unlinks(start_method: str, signum: int, returncode: 
         _, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait()
     assert proc.returncode == returncode, stderr
     assert not (SHM_DIR / name).exists()
     assert "leaked" not in stderr
