@@ -23,8 +23,8 @@ The shape of the prediction, for ``n`` items on ``cores`` usable cores:
   through Pool's one task path and one result path (``pool_argument_bytes_per_s`` and
   ``pool_result_bytes_per_s`` probes, less their pickling:
   :meth:`~mpguide.costs.MachineCosts.pool_channel`); the workers' own unpickling and pickling
-  runs in parallel with the compute; results made of objects add what a real one-worker map
-  of the sample cost the parent beyond these terms (:meth:`Profile.pool_receive_s`);
+  runs in parallel with the compute; results made of objects add what a real map of the
+  sample on every core cost beyond these terms, per result (:meth:`Profile.pool_receive_s`);
 * **compute**: the items' cost divided among the workers, each worker's BLAS threads capped so
   that ``workers * blas_threads <= cores``;
 * **imbalance**: the last chunks leave some workers idle: chunks are scheduled greedily in
@@ -179,12 +179,12 @@ class Profile:
         the measured map of the sample (:attr:`pool_map_s`) less its prediction, never
         below 0.
 
-        Results made of objects (dicts, lists) cost the parent more than their unpickling
-        timed alone: it allocates them while its other threads compete for the GIL (Pool's
-        worker handler wakes each time the result pipe holds unread data), and a worker
-        whose result outgrows the pipe waits for the parent to read it. That cost is
-        measured on this function, not derived; the parent pays it once per result, so it
-        does not shrink with more workers.
+        Results made of objects (dicts, lists) cost a real pool more than their unpickling
+        timed alone: the collector's passes in the parent walk them in a busy process, fresh
+        workers walk the heap they inherited, Pool's worker handler wakes whenever the
+        result pipe holds unread data, and a worker whose result outgrows the pipe waits
+        for the parent to read it. That cost is measured on this function, not derived; it
+        is paid once per result in the parent, so it does not shrink with more workers.
 
         Examples
         --------
