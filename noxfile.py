@@ -63,8 +63,8 @@ OTHER_PYTHONS = {i.label: i.executable for i in interpreters.discover() if not i
 #: The command line, the advisor, the peers, the tracer and the chapters are left to the full
 #: suite on the default Python: they are built on these, and take minutes, not seconds.
 UNIT_MODULES = ("config", "timing", "cache", "machine", "runner", "leftovers", "pools",
-                "executors", "shm", "pipe_peer", "probes", "experiment", "claims", "model", "plotting",
-                "interpreters")
+                "executors", "shm", "pipe_peer", "probes", "experiment", "claims", "schedule",
+                "model", "plotting", "interpreters")
 
 
 def unit_tests() -> list[str]:

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import heapq
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -67,14 +66,11 @@ from mpguide.costs import (
     fit_chunk_overhead,
 )
 from mpguide.executors import default_chunksize
+from mpguide.schedule import MAX_SIMULATED_CHUNKS, chunk_sizes, schedule_makespan
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
-
-#: Above this many chunks the greedy schedule is not simulated chunk by chunk: the tail is then
-#: at most one chunk out of thousands (a bound on the model's own run time, not a measurement).
-MAX_SIMULATED_CHUNKS = 20_000
 
 #: Rank correlation between an item's position and its cost above which the profile's costs are
 #: treated as a trend along the input (sorted or growing work) rather than random spread.
@@ -439,16 +435,6 @@ def predict(profile: Profile, costs: MachineCosts, *, workers: int, chunksize: i
         receive_s=profile.pool_receive_s(costs))
 
 
-def chunk_sizes(n_items: int, chunksize: int) -> list[int]:
-    """Sizes of the chunks ``map`` cuts ``n_items`` into at ``chunksize``, in order.
-
-    >>> chunk_sizes(10, 4)
-    [4, 4, 2]
-    """
-    full, rest = divmod(n_items, chunksize)
-    return [chunksize] * full + ([rest] if rest else [])
-
-
 def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence[int], *,
                    tool: str, workers: int, chunksize: int | None, start_method: str,
                    blas_threads: int | None, threads_per_worker: int, startup_s: float,
@@ -580,43 +566,6 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
         oversubscription_s=0.0, predicted_s=profile.thread_start_stop_s + steady,
         bottleneck="gil" if profile.gil_fraction > 0.5 else "workers",
     )
-
-
-def schedule_makespan(item_costs: Any, chunksize: int | Sequence[int], workers: int) -> float:
-    """Finish time of the busiest worker when chunks go, in order, to the first free worker.
-
-    That is how ``Pool.map`` hands out chunks: one shared task queue, read by whichever worker
-    is idle. ``chunksize`` is one size for every chunk, or the size of each chunk in order (an
-    executor whose chunks differ, such as joblib's auto batching). Beyond
-    :data:`MAX_SIMULATED_CHUNKS` chunks the tail is bounded analytically.
-
-    Examples
-    --------
-    >>> schedule_makespan([1.0] * 10, chunksize=1, workers=4)  # 3 rounds
-    3.0
-    >>> schedule_makespan([1.0] * 10, chunksize=5, workers=4)  # 2 chunks, 2 idle workers
-    5.0
-    >>> schedule_makespan([1.0] * 10, chunksize=[1, 1, 8], workers=2)  # the 8 starts at 1
-    9.0
-    """
-    import numpy as np
-
-    costs = np.asarray(item_costs, dtype=float)
-    if isinstance(chunksize, int):
-        starts = np.arange(0, len(costs), chunksize)
-    else:
-        starts = np.concatenate([[0], np.cumsum(chunksize)[:-1]]).astype(int)
-    chunk_costs = np.add.reduceat(costs, starts) if len(costs) else np.zeros(0)
-    if len(chunk_costs) == 0:
-        return 0.0
-    if workers == 1:
-        return float(chunk_costs.sum())
-    if len(chunk_costs) > MAX_SIMULATED_CHUNKS:
-        return float(chunk_costs.sum() / workers + chunk_costs.max() * (1 - 1 / workers))
-    free = [0.0] * min(workers, len(chunk_costs))
-    for chunk in chunk_costs.tolist():
-        heapq.heapreplace(free, free[0] + chunk)
-    return float(max(free))
 
 
 __all__ = ["EXAMPLE_PEER_COSTS", "EXAMPLE_PROBES", "MAX_SIMULATED_CHUNKS", "TREND_RANK_CORRELATION",

@@ -41,14 +41,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mpguide.costs import MachineCosts, ModelError, PeerCosts
-from mpguide.model import (
-    MAX_SIMULATED_CHUNKS,
-    Prediction,
-    Profile,
-    blas_cap,
-    chunk_sizes,
-    predict_chunks,
-)
+from mpguide.model import Prediction, Profile, blas_cap, predict_chunks
+from mpguide.schedule import MAX_SIMULATED_CHUNKS, chunk_sizes
 
 #: joblib's ``AutoBatchingMixin`` (``joblib/_parallel_backends.py``): a batch lasting less than
 #: ``MIN_IDEAL_BATCH_DURATION`` seconds from dispatch to completion grows, one lasting more
@@ -116,7 +110,7 @@ def joblib_auto_batches(item_costs: Sequence[float], workers: int, *, task_overh
     ``item_overhead_s`` per item, each batch run by the first free worker (workers are free
     from ``ready_s``), its duration measured from dispatch to completion as joblib does.
     ``state`` carries joblib's learned batch size from an earlier call on the same
-    ``Parallel`` (it is updated). Past :data:`~mpguide.model.MAX_SIMULATED_CHUNKS` batches
+    ``Parallel`` (it is updated). Past :data:`~mpguide.schedule.MAX_SIMULATED_CHUNKS` batches
     the rest is cut at the batch size reached.
 
     Examples
