@@ -76,6 +76,11 @@ if TYPE_CHECKING:
 #: treated as a trend along the input (sorted or growing work) rather than random spread.
 #: With 8+ sampled items, independent costs rarely reach it (a significance bound, not a fit).
 TREND_RANK_CORRELATION = 0.6
+#: Sampled items costing at least ``HEAVY_FACTOR`` times the sample's median are heavy; when
+#: ``HEAVY_RUN`` of them sit next to each other in the input (a block of heavy items, such as
+#: the big ones at the end), the costs follow the input. The sample is timed in spread order,
+#: not input order, so one burst of load cannot slow down neighbours in the input.
+HEAVY_FACTOR, HEAVY_RUN = 2.0, 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,37 +238,58 @@ class Profile:
         parallel = min(1.0, max(0.0, (1 - 1 / speedup) / (1 - 1 / self.blas_threads)))
         return base * ((1 - parallel) + parallel / max(1, threads))
 
-    def item_costs(self, per_item_s: float) -> NDArray[np.float64]:
-        """Cost of every item (numpy array), following the profile's trend along the input
-        when there is one, else the mean for every item."""
+    def item_costs(self, per_item_s: float | None = None) -> NDArray[np.float64]:
+        """Cost of every item (numpy array), interpolated between the sampled items' costs
+        where they follow the input (:meth:`follows_input`), else the mean for every item;
+        scaled to a mean of ``per_item_s`` (``None``: as sampled)."""
         import numpy as np
 
-        if self.has_trend():
-            scale = per_item_s / self.per_item_s if self.per_item_s else 1.0
+        mean = self.per_item_s if per_item_s is None else per_item_s
+        if self.follows_input():
             order = np.argsort(self.sample_positions)
             xs = np.asarray(self.sample_positions)[order]
-            ys = np.asarray(self.sample_costs_s)[order] * scale
+            ys = np.asarray(self.sample_costs_s)[order]
             positions = np.linspace(0.0, 1.0, self.n_items) if self.n_items > 1 else np.zeros(1)
             costs = np.interp(positions, xs, ys)
-            return costs * (per_item_s * self.n_items / costs.sum()) if costs.sum() else costs
-        return np.full(self.n_items, per_item_s)
+            if per_item_s is None or not costs.sum():
+                return costs
+            return costs * (mean * self.n_items / costs.sum())
+        return np.full(self.n_items, mean)
 
-    def has_trend(self) -> bool:
-        """Whether item costs follow their position in the input (sorted or growing work).
+    def follows_input(self) -> bool:
+        """Whether item costs depend on their place in the input: a trend (sorted or growing
+        work) or a block of heavy items (:data:`HEAVY_FACTOR`, :data:`HEAVY_RUN`), which the
+        schedule must see where they are, rather than independent spread around the mean.
 
         Examples
         --------
-        >>> Profile(n_items=100, per_item_s=2.0, sample_positions=(0, .25, .5, .75, 1),
-        ...         sample_costs_s=(0, 1, 2, 3, 4)).has_trend()
-        False
-        >>> Profile(n_items=100, per_item_s=1.75, sample_positions=tuple(i / 7 for i in range(8)),
-        ...         sample_costs_s=(0, 1, 1, 2, 2, 2, 3, 3)).has_trend()
+        >>> at = tuple(i / 9 for i in range(10))
+        >>> Profile(n_items=100, per_item_s=1.75, sample_positions=at[:8],
+        ...         sample_costs_s=(0, 1, 1, 2, 2, 2, 3, 3)).follows_input()
         True
+        >>> heavy_last = (1, 1, 1, 1, 1, 1, 1, 1, 20, 20)
+        >>> Profile(n_items=100, per_item_s=4.8, sample_positions=at,
+        ...         sample_costs_s=heavy_last).follows_input()
+        True
+        >>> one_slow_call = (1, 1, 1, 20, 1, 1, 1, 1, 1, 1)
+        >>> Profile(n_items=100, per_item_s=2.9, sample_positions=at,
+        ...         sample_costs_s=one_slow_call).follows_input()
+        False
         """
+        import numpy as np
+
         if len(self.sample_costs_s) < 8:
             return False
-        return abs(_rank_correlation(self.sample_positions, self.sample_costs_s)) \
-            >= TREND_RANK_CORRELATION
+        if abs(_rank_correlation(self.sample_positions, self.sample_costs_s)) \
+                >= TREND_RANK_CORRELATION:
+            return True
+        in_order = np.asarray(self.sample_costs_s)[np.argsort(self.sample_positions)]
+        heavy = in_order >= HEAVY_FACTOR * np.median(in_order)
+        run = longest = 0
+        for is_heavy in heavy:
+            run = run + 1 if is_heavy else 0
+            longest = max(longest, run)
+        return longest >= HEAVY_RUN
 
     def serialization_s(self, costs: MachineCosts,
                         channel: tuple[float, float] | None = None) -> tuple[float, float]:
@@ -463,7 +489,7 @@ def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence
     worker_items = profile.item_costs(per_item) + worker_ser
     compute = n * per_item / workers
     makespan = schedule_makespan(worker_items, chunks, workers)
-    if workers > 1 and profile.per_item_std_s and not profile.has_trend():
+    if workers > 1 and profile.per_item_std_s and not profile.follows_input():
         # Independent costs: the last chunk of each worker ends at a random time; the expected
         # maximum of ``workers`` chunk totals lies about sqrt(2 ln w) deviations above the mean
         # (a Gaussian tail bound), and on average the pool waits for half of that.
@@ -568,7 +594,7 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
     )
 
 
-__all__ = ["EXAMPLE_PEER_COSTS", "EXAMPLE_PROBES", "MAX_SIMULATED_CHUNKS", "TREND_RANK_CORRELATION",
-           "MachineCosts", "ModelError", "PeerCosts", "Prediction", "Profile", "blas_cap",
+__all__ = ["EXAMPLE_PEER_COSTS", "EXAMPLE_PROBES", "HEAVY_FACTOR", "HEAVY_RUN",
+           "MAX_SIMULATED_CHUNKS", "TREND_RANK_CORRELATION", "MachineCosts", "ModelError", "PeerCosts", "Prediction", "Profile", "blas_cap",
            "chunk_sizes", "fit_chunk_overhead", "predict", "predict_chunks", "predict_threads",
            "schedule_makespan"]

@@ -421,7 +421,7 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
     single = mean * raw["blas_ratio"] if raw["blas_threads"] else None
     pool_map_s, pool_map_items, pool_map_workers = raw.get("pool_map", (0.0, 0, 1))
     pool_map_method = method if pool_map_items else ""
-    return Profile(
+    prof = Profile(
         n_items=n, per_item_s=mean, per_item_std_s=std, sample_positions=positions,
         sample_costs_s=tuple(costs), arg_bytes=raw["arg_bytes"],
         result_bytes=raw["result_bytes"], arg_dumps_s=raw["arg_dumps_s"],
@@ -436,6 +436,13 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
         pool_map_method=pool_map_method,
         first_call_s=raw["first_call_s"], blas_cap_s=raw.get("blas_cap_s", 0.0),
     )
+    if not prof.follows_input():
+        return prof
+    # Costs that follow the input: the evenly spaced sample can hit a block of heavy items
+    # more often than the input holds them; their mean over every item, interpolated, is not.
+    input_mean = float(prof.item_costs().mean())
+    single = input_mean * raw["blas_ratio"] if raw["blas_threads"] else None
+    return dataclasses.replace(prof, per_item_s=input_mean, per_item_single_blas_s=single)
 
 
 def gc_period() -> float:

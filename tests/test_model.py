@@ -113,14 +113,34 @@ def test_sorted_costs_punish_big_chunks(costs: MachineCosts) -> None:
     sorted_work = Profile(n_items=n, per_item_s=4e-3, sample_positions=positions,
                           sample_costs_s=tuple(8e-3 * x for x in positions))
     even_work = dataclasses.replace(sorted_work, sample_costs_s=(4e-3,) * 20)
-    assert sorted_work.has_trend()
-    assert not even_work.has_trend()
+    assert sorted_work.follows_input()
+    assert not even_work.follows_input()
     big_sorted = predict(sorted_work, costs, workers=2, chunksize=100, start_method="fork")
     big_even = predict(even_work, costs, workers=2, chunksize=100, start_method="fork")
     small_sorted = predict(sorted_work, costs, workers=2, chunksize=5, start_method="fork")
     assert big_sorted.imbalance_s > 0.5 * big_sorted.compute_s
     assert big_even.imbalance_s < 0.01 * big_even.compute_s
     assert small_sorted.imbalance_s < 0.1 * big_sorted.imbalance_s
+
+
+def test_a_block_of_heavy_items_at_the_end_punishes_big_chunks(costs: MachineCosts) -> None:
+    """Heavy items last (no trend a rank correlation sees): the chunk holding them leaves one
+    worker alone at the end; one slow call among even items is noise, not a block."""
+    positions = tuple(i / 19 for i in range(20))
+    light = tuple(0.5e-3 * (1 + 0.02 * ((7 * i) % 11 - 5)) for i in range(17))  # timing noise
+    heavy_last = Profile(n_items=200, per_item_s=1.4e-3, sample_positions=positions,
+                         sample_costs_s=light + (10e-3,) * 3)
+    one_slow = dataclasses.replace(heavy_last, sample_costs_s=light[:9] + (10e-3,) + light[9:]
+                                   + (0.5e-3,) * 2)
+    assert abs(model._rank_correlation(positions, heavy_last.sample_costs_s)) \
+        < model.TREND_RANK_CORRELATION
+    assert heavy_last.follows_input()
+    assert not one_slow.follows_input()
+    big = predict(heavy_last, costs, workers=2, chunksize=100, start_method="fork")
+    small = predict(heavy_last, costs, workers=2, chunksize=5, start_method="fork")
+    assert big.imbalance_s > 0.3 * big.compute_s
+    assert small.imbalance_s < 0.1 * big.imbalance_s
+    assert big.predicted_s > small.predicted_s
 
 
 def test_schedule_follows_pool_greedy_order() -> None:

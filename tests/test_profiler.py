@@ -87,3 +87,17 @@ def test_profile_counts_the_tracked_objects_a_result_keeps(start_method: str) ->
     assert numbers.collection_s() == 0.0
     assert objects.heap_objects > 0
     assert objects.gc_object_s > 0
+
+
+def test_a_block_of_heavy_items_is_priced_over_the_input(start_method: str) -> None:
+    """Ten heavy items (20x) at the end of 80: the profile sees them as a block where they
+    are, and its mean is the one over every item, not over the evenly spaced sample (which
+    hits the block 3 times in 20, where the input holds it 10 times in 80)."""
+    light, heavy = workloads.iterations_for(2e-4), workloads.iterations_for(4e-3)
+    items = [light] * 70 + [heavy] * 10
+    prof = profiler.profile(workloads.spin, items, start_method=start_method, time_budget=1.0)
+    assert len(prof.sample_costs_s) == 20
+    assert prof.follows_input()
+    assert prof.per_item_s == pytest.approx(float(prof.item_costs().mean()))
+    sample_mean = sum(prof.sample_costs_s) / len(prof.sample_costs_s)
+    assert prof.per_item_s < sample_mean
