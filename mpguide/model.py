@@ -250,10 +250,10 @@ class Profile:
             xs = np.asarray(self.sample_positions)[order]
             ys = np.asarray(self.sample_costs_s)[order]
             positions = np.linspace(0.0, 1.0, self.n_items) if self.n_items > 1 else np.zeros(1)
-            costs = np.interp(positions, xs, ys)
+            costs: NDArray[np.float64] = np.interp(positions, xs, ys)
             if per_item_s is None or not costs.sum():
                 return costs
-            return costs * (mean * self.n_items / costs.sum())
+            return costs * float(mean * self.n_items / costs.sum())
         return np.full(self.n_items, mean)
 
     def follows_input(self) -> bool:
