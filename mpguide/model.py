@@ -79,8 +79,9 @@ TREND_RANK_CORRELATION = 0.6
 #: Sampled items costing at least ``HEAVY_FACTOR`` times the sample's median are heavy; when
 #: ``HEAVY_RUN`` of them sit next to each other in the input (a block of heavy items, such as
 #: the big ones at the end), the costs follow the input. The sample is timed in spread order,
-#: not input order, so one burst of load cannot slow down neighbours in the input.
-HEAVY_FACTOR, HEAVY_RUN = 2.0, 2
+#: not input order, so one burst of load cannot slow down neighbours in the input. A heavy
+#: item also costs ``HEAVY_MIN_S`` or more: below, one call's time is mostly the clock's.
+HEAVY_FACTOR, HEAVY_RUN, HEAVY_MIN_S = 2.0, 2, 1e-4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,12 +285,8 @@ class Profile:
                 >= TREND_RANK_CORRELATION:
             return True
         in_order = np.asarray(self.sample_costs_s)[np.argsort(self.sample_positions)]
-        heavy = in_order >= HEAVY_FACTOR * np.median(in_order)
-        run = longest = 0
-        for is_heavy in heavy:
-            run = run + 1 if is_heavy else 0
-            longest = max(longest, run)
-        return longest >= HEAVY_RUN
+        heavy = (in_order >= HEAVY_FACTOR * np.median(in_order)) & (in_order >= HEAVY_MIN_S)
+        return bool(np.convolve(heavy, np.ones(HEAVY_RUN), "valid").max() >= HEAVY_RUN)
 
     def serialization_s(self, costs: MachineCosts,
                         channel: tuple[float, float] | None = None) -> tuple[float, float]:
@@ -594,7 +591,7 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
     )
 
 
-__all__ = ["EXAMPLE_PEER_COSTS", "EXAMPLE_PROBES", "HEAVY_FACTOR", "HEAVY_RUN",
-           "MAX_SIMULATED_CHUNKS", "TREND_RANK_CORRELATION", "MachineCosts", "ModelError", "PeerCosts", "Prediction", "Profile", "blas_cap",
-           "chunk_sizes", "fit_chunk_overhead", "predict", "predict_chunks", "predict_threads",
-           "schedule_makespan"]
+__all__ = ["EXAMPLE_PEER_COSTS", "EXAMPLE_PROBES", "HEAVY_FACTOR", "HEAVY_MIN_S", "HEAVY_RUN",
+           "MAX_SIMULATED_CHUNKS", "TREND_RANK_CORRELATION", "MachineCosts", "ModelError",
+           "PeerCosts", "Prediction", "Profile", "blas_cap", "chunk_sizes", "fit_chunk_overhead",
+           "predict", "predict_chunks", "predict_threads", "schedule_makespan"]

@@ -136,6 +136,10 @@ def test_a_block_of_heavy_items_at_the_end_punishes_big_chunks(costs: MachineCos
         < model.TREND_RANK_CORRELATION
     assert heavy_last.follows_input()
     assert not one_slow.follows_input()
+    # Calls of microseconds: two neighbours twice the median are the clock's noise.
+    clock_noise = dataclasses.replace(heavy_last, sample_costs_s=tuple(
+        c / 1000 for c in heavy_last.sample_costs_s))
+    assert not clock_noise.follows_input()
     big = predict(heavy_last, costs, workers=2, chunksize=100, start_method="fork")
     small = predict(heavy_last, costs, workers=2, chunksize=5, start_method="fork")
     assert big.imbalance_s > 0.3 * big.compute_s
