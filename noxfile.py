@@ -64,7 +64,7 @@ OTHER_PYTHONS = {i.label: i.executable for i in interpreters.discover() if not i
 #: suite on the default Python: they are built on these, and take minutes, not seconds.
 UNIT_MODULES = ("config", "timing", "cache", "machine", "runner", "leftovers", "pools",
                 "executors", "shm", "pipe_peer", "probes", "experiment", "claims", "schedule",
-                "model", "plotting", "interpreters")
+                "gil", "model", "plotting", "interpreters")
 
 
 def unit_tests() -> list[str]:

@@ -496,6 +496,14 @@ def explain(prof: Profile, costs: MachineCosts, predictions: Sequence[Prediction
               f"{prof.per_item_std_s * 1e6:.3g} µs), {prof.arg_bytes:.0f} B per argument and "
               f"{prof.result_bytes:.0f} B per result pickled; the loop is predicted to take "
               f"{prof.serial_s:.3g} s.")]
+    if prof.follows_input():
+        costliest = max(zip(prof.sample_costs_s, prof.sample_positions, strict=True))
+        notes.append(
+            f"Item costs follow their place in the input (sampled from "
+            f"{min(prof.sample_costs_s) * 1e6:.3g} to {costliest[0] * 1e6:.3g} µs, the costliest "
+            f"{costliest[1]:.0%} of the way in): each chunksize's schedule is simulated over "
+            f"them, so chunks that leave one worker alone with the heavy items lose "
+            f"({PAGES['imbalance']}).")
     pool = min((p for p in predictions if p.tool == "pool"), key=lambda p: p.predicted_s)
     peer = _best_peer(predictions)
     chosen = peer if peer is not None and rec.tool == peer.tool else pool

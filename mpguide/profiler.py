@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from mpguide import config, pools
+from mpguide import config, gil, pools
 from mpguide.failures import FAILURES
 from mpguide.model import Profile
+from mpguide.timing import MIN_TIMED_S, seconds_per_call
 
 #: Seconds of profiling the advisor spends by default (the sample stops growing after it).
 DEFAULT_TIME_BUDGET = 3.0
@@ -42,11 +43,6 @@ DEFAULT_TIME_BUDGET = 3.0
 DEFAULT_PROFILE_TIMEOUT = 30.0
 #: At most this many items are profiled, and never more than a quarter of the input.
 MAX_SAMPLE = 400
-#: A timing of repeated sample runs lasts at least this long (clock resolution, noise).
-MIN_TIMED_S = 0.02
-#: Seconds each reading of the two-thread race lasts at least (:func:`_relative_parallelism`),
-#: and how many interleaved rounds it runs: short readings made its answer vary between runs.
-RACE_MIN_S, RACE_ROUNDS = 0.05, 5
 #: Per-thread CPU times tick in 10 ms steps on Linux: the BLAS detection runs this long.
 THREAD_CPU_MIN_S = 0.2
 #: The function "uses BLAS threads" when, while it runs, the process's other threads (the BLAS
@@ -111,17 +107,6 @@ def sample_indices(n_items: int, max_sample: int = MAX_SAMPLE) -> list[int]:
     return [grid[i] for i in spread_order(k)]
 
 
-def _timed_repeat(run: Callable[[], Any], budget: float, min_time: float = MIN_TIMED_S) -> float:
-    """Seconds per call of ``run``, repeating it until ``min_time`` (or ``budget``)."""
-    calls, start = 0, time.perf_counter()
-    while True:
-        run()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min(min_time, budget):
-            return elapsed / calls
-
-
 def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
                     usable_cpus: int) -> dict[str, Any]:
     """Run in a child: time ``func`` on the sample, its pickling, threads and BLAS threads."""
@@ -155,7 +140,7 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
     left = budget * 0.5 / 3
     if sum(costs) < MIN_TIMED_S:
         # Tiny items: one call is too short to time alone; time the whole loop instead.
-        batch = _timed_repeat(lambda: [func(x) for x in done], left) / len(done)
+        batch = seconds_per_call(lambda: [func(x) for x in done], left) / len(done)
         scale = batch / (sum(costs) / len(done)) if sum(costs) else 1.0
         costs = [c * scale for c in costs]
     arg_blobs = [pickle.dumps(x, protocol=5) for x in done]
@@ -182,12 +167,12 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
         # under-count identical items (Pool pickles each chunk once, items rarely repeat).
         "arg_bytes": sum(map(len, arg_blobs)) / k,
         "result_bytes": sum(map(len, res_blobs)) / k,
-        "arg_dumps_s": _timed_repeat(lambda: [pickle.dumps(x, protocol=5) for x in done], left)
+        "arg_dumps_s": seconds_per_call(lambda: [pickle.dumps(x, protocol=5) for x in done], left)
         / k,
-        "arg_loads_s": _timed_repeat(lambda: [pickle.loads(b) for b in arg_blobs], left) / k,
-        "result_dumps_s": _timed_repeat(lambda: [pickle.dumps(r, protocol=5) for r in results],
+        "arg_loads_s": seconds_per_call(lambda: [pickle.loads(b) for b in arg_blobs], left) / k,
+        "result_dumps_s": seconds_per_call(lambda: [pickle.dumps(r, protocol=5) for r in results],
                                         left) / k,
-        "result_loads_s": _timed_repeat(lambda: [pickle.loads(b) for b in res_blobs], left) / k,
+        "result_loads_s": seconds_per_call(lambda: [pickle.loads(b) for b in res_blobs], left) / k,
         "gil_fraction": 1.0,
         "blas_threads": None,
         "blas_ratio": 1.0,
@@ -198,10 +183,9 @@ def _profile_worker(func: Callable[[Any], Any], items: list[Any], budget: float,
         out["thread_chunk_overhead_s"] = (time.perf_counter() - start) / 2000
         if usable_cpus >= 2 and len(serial) >= 2:
             half = math.ceil(len(serial) / 2)
-            parallelism = _relative_parallelism(
+            out["gil_fraction"] = gil.gil_fraction_of(
                 lambda: [func(x) for x in serial],
-                lambda: threads.map(func, serial, chunksize=half), left)
-            out["gil_fraction"] = min(1.0, max(0.0, 2 - parallelism))
+                lambda: threads.map(func, serial, chunksize=half), threads, left)
     start = time.perf_counter()
     ThreadPool(2).terminate()
     out["thread_start_stop_s"] = time.perf_counter() - start
@@ -251,38 +235,6 @@ def tracked_objects(value: Any, limit: int = 1_000_000) -> int:
     return len(seen)
 
 
-def _cpu_per_wall(run: Callable[[], Any], budget: float) -> tuple[float, float]:
-    """CPU seconds of this process per wall second while ``run`` repeats (for
-    :data:`RACE_MIN_S` at least), and the wall seconds of one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    per_call = _timed_repeat(run, budget, min_time=RACE_MIN_S)
-    return (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9), per_call
-
-
-def _relative_parallelism(one: Callable[[], Any], many: Callable[[], Any], budget: float,
-                          rounds: int = RACE_ROUNDS) -> float:
-    """How many cores' worth of work ``many`` does relative to ``one``: about 1 for threads
-    that hold the GIL, up to the thread count for work that releases it.
-
-    Two readings of interleaved rounds, the larger one kept. CPU per wall second (the least
-    ratio of the rounds): on a shared machine other processes take the same share from both
-    runs, and cannot make GIL-bound work look parallel. And the wall-time speedup, fastest
-    call against fastest call: it sees work that releases the GIL without using the CPU for
-    it (waits, page faults) and work whose one thread already keeps several cores busy to
-    little use (a BLAS library's spinning threads on small matrices), which CPU time counts
-    as parallelism already present; load only slows a run down, so GIL-bound threads cannot
-    win this race either.
-    """
-    ratios, one_s, many_s = [], [], []
-    for _ in range(rounds):
-        base, base_call = _cpu_per_wall(one, budget)
-        busy, busy_call = _cpu_per_wall(many, budget)
-        ratios.append(busy / max(base, 1e-9))
-        one_s.append(base_call)
-        many_s.append(busy_call)
-    return max(min(ratios), min(one_s) / max(min(many_s), 1e-9))
-
-
 def _noop(x: Any) -> Any:
     return x
 
@@ -328,15 +280,15 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
             func(x)
 
     main_before, others_before = _thread_cpu()
-    _timed_repeat(run, budget, min_time=THREAD_CPU_MIN_S)
+    seconds_per_call(run, budget, min_time=THREAD_CPU_MIN_S)
     main_after, others_after = _thread_cpu()
     if others_after - others_before < BLAS_GAIN * (main_after - main_before):
         return {}
     full = single = math.inf
     for _ in range(3):
-        full = min(full, _timed_repeat(run, budget))
+        full = min(full, seconds_per_call(run, budget))
         with controller.limit(limits=1, user_api="blas"):
-            single = min(single, _timed_repeat(run, budget))
+            single = min(single, seconds_per_call(run, budget))
     return {"blas_threads": threads, "blas_ratio": single / full, "blas_cap_s": cap_s}
 
 

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 DEFAULT_MIN_TIME = 0.02
 #: The loop count never exceeds this, whatever the function costs.
 MAX_LOOPS = 2**24
+#: :func:`seconds_per_call` repeats a run for at least this long (clock resolution, noise).
+MIN_TIMED_S = 0.02
 
 
 class TimingError(RuntimeError):
@@ -246,6 +248,23 @@ def calibrate_loops(func: Callable[..., Any], args: Sequence[Any] = (), *,
         else:
             loops *= 2
         loops = min(loops, MAX_LOOPS)
+
+
+def seconds_per_call(run: Callable[[], Any], budget: float,
+                     min_time: float = MIN_TIMED_S) -> float:
+    """Mean seconds per call of ``run``, called until ``min_time`` has passed (or ``budget``,
+    if smaller): a single, cheap reading, where :func:`measure` takes calibrated repeats.
+
+    >>> seconds_per_call(lambda: sum(range(100)), budget=1.0, min_time=1e-3) > 0
+    True
+    """
+    calls, start = 0, time.perf_counter()
+    while True:
+        run()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min(min_time, budget):
+            return elapsed / calls
 
 
 def math_ceil_log2(x: float) -> int:

@@ -192,6 +192,23 @@ def test_recommend_threads_when_the_work_releases_the_gil() -> None:
     assert rec.predicted_speedup > 1.5
 
 
+def test_heavy_items_last_get_small_chunks_and_a_note() -> None:
+    """The heavy block at the end of the input (the sample's costs, in input order) makes
+    the advisor pick chunks small enough to share it, and say why."""
+    positions = tuple(i / 19 for i in range(20))
+    prof = Profile(n_items=200, per_item_s=1.4e-3, sample_positions=positions,
+                   sample_costs_s=(0.5e-3,) * 17 + (10e-3,) * 3)
+    costs = model.MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=2)
+    predictions = [model.predict(prof, costs, workers=2, chunksize=c, start_method="fork")
+                   for c in advisor.chunk_candidates(prof.n_items, 2)]
+    rec = advisor.recommend(prof, predictions, "fork")
+    assert rec.tool == "pool"
+    assert rec.chunksize < model.default_chunksize(prof.n_items, 2)
+    notes = advisor.explain(prof, costs, predictions, rec)
+    assert any("follow their place in the input" in note and "100% of the way in" in note
+               for note in notes)
+
+
 def test_blas_advice_points_to_the_one_cap() -> None:
     """Notes and snippet name mpguide.blas.limit_blas_threads (it imports numpy first, so the
     cap works under spawn and forkserver too), and the snippet is valid Python."""

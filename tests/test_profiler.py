@@ -34,36 +34,6 @@ def test_sample_is_spread_over_the_input() -> None:
     assert profiler.sample_indices(2) == [0]
 
 
-def test_work_that_waits_without_the_cpu_reads_as_releasing_the_gil() -> None:
-    """Sleeps release the GIL and use no CPU: CPU time alone cannot tell two threads of them
-    from one, the wall-time race does (two 20 ms sleeps in 20 ms, not 40)."""
-    from multiprocessing.pool import ThreadPool
-
-    from mpguide.profiler import _relative_parallelism
-
-    def one() -> None:
-        for _ in range(2):
-            workloads.sleep_task(0.02)
-
-    with ThreadPool(2) as threads:
-        parallelism = _relative_parallelism(
-            one, lambda: threads.map(workloads.sleep_task, [0.02, 0.02], chunksize=1), 0.2)
-    assert parallelism > 1.5
-
-
-def test_pure_python_on_two_threads_reads_as_holding_the_gil() -> None:
-    from multiprocessing.pool import ThreadPool
-
-    from mpguide.profiler import _relative_parallelism
-
-    items = [workloads.iterations_for(2e-3)] * 4
-    with ThreadPool(2) as threads:
-        parallelism = _relative_parallelism(
-            lambda: [workloads.spin(x) for x in items],
-            lambda: threads.map(workloads.spin, items, chunksize=2), 0.2)
-    assert parallelism < 1.3
-
-
 def test_profile_counts_the_tracked_objects_a_result_keeps(start_method: str) -> None:
     """A parsed document of 200 dicts with a list each keeps 401 tracked objects (the list of
     them too); an int keeps none. The heap and the cost of a full pass are this process's."""

@@ -1,0 +1,105 @@
+"""How much of a function's work holds the GIL: two threads raced against one.
+
+:func:`relative_parallelism` times the same work on one thread and on two (CPU per wall second
+and wall time); :func:`gil_fraction_of` runs that race on the user's work and on a reference
+that releases the GIL throughout (:func:`_digest`), and turns the two readings into the share
+of the work that holds the GIL (:func:`gil_fraction`), which the thread pool's prediction
+(:func:`mpguide.model.predict_threads`) uses. The profile (:mod:`mpguide.profiler`) runs it in
+its child process.
+
+Examples
+--------
+>>> from multiprocessing.pool import ThreadPool
+>>> blobs = [bytes(1 << 16)] * 4
+>>> with ThreadPool(2) as threads:
+...     share = gil_fraction_of(lambda: [_digest(b) for b in blobs],
+...                             lambda: threads.map(_digest, blobs, chunksize=2), threads, 0.5)
+>>> 0.0 <= share <= 1.0
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from multiprocessing.pool import ThreadPool
+from typing import Any
+
+from mpguide.timing import seconds_per_call
+
+#: Seconds each reading of the race lasts at least (:func:`relative_parallelism`), and how
+#: many interleaved rounds it runs: short readings made its answer vary between runs.
+RACE_MIN_S, RACE_ROUNDS = 0.05, 5
+#: The reference race's work (:func:`_digest`): buffers of this many bytes, which sha256 hashes
+#: with the GIL released, so two threads reach whatever parallelism the machine allows now;
+#: and its rounds.
+REFERENCE_BYTES, REFERENCE_ROUNDS = 1 << 18, 3
+
+
+def gil_fraction_of(one: Callable[[], Any], many: Callable[[], Any], threads: ThreadPool,
+                    budget: float) -> float:
+    """Share of the work that holds the GIL: the race of ``one`` (the work on this thread)
+    against ``many`` (the same work on the two ``threads``), read against the reference's
+    race on the same threads just after."""
+    parallelism = relative_parallelism(one, many, budget)
+    blobs = [bytes(REFERENCE_BYTES)] * 8
+    ceiling = relative_parallelism(lambda: [_digest(b) for b in blobs],
+                                   lambda: threads.map(_digest, blobs, chunksize=4), budget,
+                                   REFERENCE_ROUNDS)
+    return gil_fraction(parallelism, ceiling)
+
+
+def cpu_per_wall(run: Callable[[], Any], budget: float) -> tuple[float, float]:
+    """CPU seconds of this process per wall second while ``run`` repeats (for
+    :data:`RACE_MIN_S` at least), and the wall seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    per_call = seconds_per_call(run, budget, min_time=RACE_MIN_S)
+    return (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9), per_call
+
+
+def relative_parallelism(one: Callable[[], Any], many: Callable[[], Any], budget: float,
+                         rounds: int = RACE_ROUNDS) -> float:
+    """How many cores' worth of work ``many`` does relative to ``one``: about 1 for threads
+    that hold the GIL, up to the thread count for work that releases it.
+
+    Two readings of interleaved rounds, the larger one kept. CPU per wall second (the least
+    ratio of the rounds): on a shared machine other processes take the same share from both
+    runs, and cannot make GIL-bound work look parallel. And the wall-time speedup, fastest
+    call against fastest call: it sees work that releases the GIL without using the CPU for
+    it (waits, page faults) and work whose one thread already keeps several cores busy to
+    little use (a BLAS library's spinning threads on small matrices), which CPU time counts
+    as parallelism already present; load only slows a run down, so GIL-bound threads cannot
+    win this race either.
+    """
+    ratios, one_s, many_s = [], [], []
+    for _ in range(rounds):
+        base, base_call = cpu_per_wall(one, budget)
+        busy, busy_call = cpu_per_wall(many, budget)
+        ratios.append(busy / max(base, 1e-9))
+        one_s.append(base_call)
+        many_s.append(busy_call)
+    return max(min(ratios), min(one_s) / max(min(many_s), 1e-9))
+
+
+def gil_fraction(parallelism: float, ceiling: float) -> float:
+    """Share of the work that holds the GIL, from the ``parallelism`` two threads reached on
+    it and the ``ceiling`` they reached just after on work that releases it throughout
+    (:func:`_digest`: on a busy machine, less than 2). Amdahl's law on two threads,
+    ``parallelism = 1 / (g + (1 - g) / ceiling)``, solved for ``g``: the thread pool's
+    prediction (:func:`mpguide.model.predict_threads`) then gives back the race's time.
+
+    >>> gil_fraction(1.0, 2.0), gil_fraction(2.0, 2.0), round(gil_fraction(1.5, 2.0), 3)
+    (1.0, 0.0, 0.333)
+    >>> gil_fraction(1.6, 1.6), gil_fraction(1.7, 1.6)  # as parallel as the machine allows
+    (0.0, 0.0)
+    """
+    ceiling = ceiling if ceiling >= 1.1 else 2.0  # no reference: assume two free cores
+    share = (1 / max(parallelism, 1e-9) - 1 / ceiling) / (1 - 1 / ceiling)
+    return min(1.0, max(0.0, share))
+
+
+def _digest(data: bytes) -> bytes:
+    """sha256 of ``data``: the reference race's work (hashlib releases the GIL on buffers of
+    more than 2 KiB)."""
+    return hashlib.sha256(data).digest()

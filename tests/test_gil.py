@@ -1,0 +1,51 @@
+"""The two-thread race (mpguide.gil): work that holds the GIL, work that releases it."""
+
+from __future__ import annotations
+
+from multiprocessing.pool import ThreadPool
+
+import pytest
+
+from mpguide import workloads
+from mpguide.gil import _digest, gil_fraction_of, relative_parallelism
+from mpguide.machine import usable_cpus
+
+
+def test_work_that_waits_without_the_cpu_reads_as_releasing_the_gil() -> None:
+    """Sleeps release the GIL and use no CPU: CPU time alone cannot tell two threads of them
+    from one, the wall-time race does (two 20 ms sleeps in 20 ms, not 40)."""
+    def one() -> None:
+        for _ in range(2):
+            workloads.sleep_task(0.02)
+
+    with ThreadPool(2) as threads:
+        parallelism = relative_parallelism(
+            one, lambda: threads.map(workloads.sleep_task, [0.02, 0.02], chunksize=1), 0.2)
+    assert parallelism > 1.5
+
+
+def test_pure_python_on_two_threads_reads_as_holding_the_gil() -> None:
+    items = [workloads.iterations_for(2e-3)] * 4
+    with ThreadPool(2) as threads:
+        parallelism = relative_parallelism(
+            lambda: [workloads.spin(x) for x in items],
+            lambda: threads.map(workloads.spin, items, chunksize=2), 0.2)
+    assert parallelism < 1.3
+
+
+def test_the_share_is_read_against_what_the_machine_allows_now() -> None:
+    """Pure Python holds the GIL; the reference itself, raced against itself, releases it
+    (whatever share of two cores the machine gives at this moment)."""
+    if usable_cpus() < 2:
+        pytest.skip("needs two usable cores")
+    items = [workloads.iterations_for(2e-3)] * 4
+    blobs = [bytes(1 << 18)] * 8
+    with ThreadPool(2) as threads:
+        held = gil_fraction_of(lambda: [workloads.spin(x) for x in items],
+                               lambda: threads.map(workloads.spin, items, chunksize=2),
+                               threads, 0.3)
+        released = gil_fraction_of(lambda: [_digest(b) for b in blobs],
+                                   lambda: threads.map(_digest, blobs, chunksize=4),
+                                   threads, 0.3)
+    assert held > 0.6
+    assert released < 0.4
