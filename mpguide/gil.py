@@ -34,20 +34,20 @@ RACE_MIN_S, RACE_ROUNDS = 0.05, 5
 #: The reference race's work (:func:`_digest`): buffers of this many bytes, which sha256 hashes
 #: with the GIL released, so two threads reach whatever parallelism the machine allows now;
 #: and its rounds.
-REFERENCE_BYTES, REFERENCE_ROUNDS = 1 << 18, 3
+REFERENCE_BYTES, REFERENCE_ROUNDS = 1 << 20, 3
 
 
 def gil_fraction_of(one: Callable[[], Any], many: Callable[[], Any], threads: ThreadPool,
                     budget: float) -> float:
     """Share of the work that holds the GIL: the race of ``one`` (the work on this thread)
     against ``many`` (the same work on the two ``threads``), read against the reference's
-    race on the same threads just after."""
-    parallelism = relative_parallelism(one, many, budget)
-    blobs = [bytes(REFERENCE_BYTES)] * 8
+    race on the same threads just before (before: a BLAS library's threads keep spinning for
+    a while after the work's last call, and would take the reference's cores)."""
+    blobs = [bytes(REFERENCE_BYTES)] * 4
     ceiling = relative_parallelism(lambda: [_digest(b) for b in blobs],
-                                   lambda: threads.map(_digest, blobs, chunksize=4), budget,
+                                   lambda: threads.map(_digest, blobs, chunksize=2), budget,
                                    REFERENCE_ROUNDS)
-    return gil_fraction(parallelism, ceiling)
+    return gil_fraction(relative_parallelism(one, many, budget), ceiling)
 
 
 def cpu_per_wall(run: Callable[[], Any], budget: float) -> tuple[float, float]:
@@ -84,7 +84,7 @@ def relative_parallelism(one: Callable[[], Any], many: Callable[[], Any], budget
 
 def gil_fraction(parallelism: float, ceiling: float) -> float:
     """Share of the work that holds the GIL, from the ``parallelism`` two threads reached on
-    it and the ``ceiling`` they reached just after on work that releases it throughout
+    it and the ``ceiling`` they reached just before on work that releases it throughout
     (:func:`_digest`: on a busy machine, less than 2). Amdahl's law on two threads,
     ``parallelism = 1 / (g + (1 - g) / ceiling)``, solved for ``g``: the thread pool's
     prediction (:func:`mpguide.model.predict_threads`) then gives back the race's time.

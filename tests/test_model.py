@@ -182,6 +182,18 @@ def test_threads_only_help_work_that_releases_the_gil(costs: MachineCosts) -> No
         holds.serial_s / 2, rel=0.05)
 
 
+def test_threads_cannot_parallelize_blas_that_fills_the_cores_already(
+        costs: MachineCosts) -> None:
+    """Two BLAS threads per call on two cores: the loop uses both, so two threads of it
+    gain nothing, though BLAS releases the GIL; on eight cores they gain their count."""
+    blas = Profile(n_items=200, per_item_s=1e-3, gil_fraction=0.0, blas_threads=2,
+                   per_item_single_blas_s=1.8e-3)
+    assert predict_threads(blas, costs, workers=2).compute_s == pytest.approx(blas.serial_s)
+    eight = MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=8)
+    assert predict_threads(blas, eight, workers=2).compute_s == pytest.approx(
+        blas.serial_s / 2)
+
+
 def test_profile_rejects_impossible_values() -> None:
     with pytest.raises(model.ModelError, match="at least one item"):
         Profile(n_items=0, per_item_s=1.0)
