@@ -282,7 +282,7 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
     main_before, others_before = _thread_cpu()
     seconds_per_call(run, budget, min_time=THREAD_CPU_MIN_S)
     main_after, others_after = _thread_cpu()
-    if others_after - others_before < BLAS_GAIN * (main_after - main_before):
+    if not uses_blas_threads(main_after - main_before, others_after - others_before):
         return {}
     full = single = math.inf
     for _ in range(3):
@@ -290,6 +290,18 @@ def _blas_profile(func: Callable[[Any], Any], items: list[Any], budget: float) -
         with controller.limit(limits=1, user_api="blas"):
             single = min(single, seconds_per_call(run, budget))
     return {"blas_threads": threads, "blas_ratio": single / full, "blas_cap_s": cap_s}
+
+
+def uses_blas_threads(caller_s: float, others_s: float) -> bool:
+    """Whether the process's other threads burnt :data:`BLAS_GAIN` of the CPU seconds of the
+    thread calling the function, or more, while it ran: its BLAS pool at work.
+
+    >>> uses_blas_threads(0.5, 0.4), uses_blas_threads(0.5, 0.0)
+    (True, False)
+    >>> uses_blas_threads(0.0, 0.0)  # no CPU at all, as for a sleep: no BLAS either
+    False
+    """
+    return caller_s > 0 and others_s >= BLAS_GAIN * caller_s
 
 
 def _thread_cpu() -> tuple[float, float]:

@@ -71,3 +71,4 @@ def test_a_block_of_heavy_items_is_priced_over_the_input(start_method: str) -> N
     assert prof.per_item_s == pytest.approx(float(prof.item_costs().mean()))
     sample_mean = sum(prof.sample_costs_s) / len(prof.sample_costs_s)
     assert prof.per_item_s < sample_mean
+
