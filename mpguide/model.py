@@ -559,8 +559,8 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
 
     No pickling and no start-up beyond the profiled thread pool's; the share of the compute
     that holds the GIL (``profile.gil_fraction``) runs one thread at a time, the rest in
-    parallel on up to ``cores`` threads (up to ``cores / blas_threads`` for a function whose
-    loop already keeps that many BLAS threads busy).
+    parallel on up to ``cores`` threads (for a BLAS function, the cores its BLAS threads'
+    speedup in the loop leaves).
 
     Examples
     --------
@@ -574,9 +574,9 @@ def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,
     n = profile.n_items
     chunksize = default_chunksize(n, workers) if chunksize is None else max(1, int(chunksize))
     n_chunks = math.ceil(n / chunksize)
-    # The loop already keeps a BLAS function's threads busy: threads add the cores left free.
-    blas = profile.blas_threads or 1
-    parallel = max(1.0, min(workers * blas, costs.parallelism) / blas)
+    # A BLAS function's loop already gets its BLAS threads' speedup: threads add the rest.
+    gain = max(1.0, (profile.per_item_single_blas_s or 0.0) / (profile.per_item_s or 1.0))
+    parallel = max(1.0, min(workers * gain, costs.parallelism) / gain)
     serial_part = n * profile.per_item_s * profile.gil_fraction + profile.collection_s()
     compute = n * profile.per_item_s * (1 - profile.gil_fraction) / parallel + serial_part
     dispatch = n_chunks * profile.thread_chunk_overhead_s

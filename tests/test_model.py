@@ -184,14 +184,18 @@ def test_threads_only_help_work_that_releases_the_gil(costs: MachineCosts) -> No
 
 def test_threads_cannot_parallelize_blas_that_fills_the_cores_already(
         costs: MachineCosts) -> None:
-    """Two BLAS threads per call on two cores: the loop uses both, so two threads of it
-    gain nothing, though BLAS releases the GIL; on eight cores they gain their count."""
+    """BLAS twice as fast on its two threads, on two cores: the loop uses both, so two threads
+    of it gain nothing, though BLAS releases the GIL; on eight cores they gain their count.
+    Small matrices that BLAS threads do not speed up leave the second core to a thread."""
     blas = Profile(n_items=200, per_item_s=1e-3, gil_fraction=0.0, blas_threads=2,
-                   per_item_single_blas_s=1.8e-3)
+                   per_item_single_blas_s=2e-3)
     assert predict_threads(blas, costs, workers=2).compute_s == pytest.approx(blas.serial_s)
     eight = MachineCosts.from_probes(model.EXAMPLE_PROBES, cores=8)
     assert predict_threads(blas, eight, workers=2).compute_s == pytest.approx(
         blas.serial_s / 2)
+    small = dataclasses.replace(blas, per_item_single_blas_s=1e-3)
+    assert predict_threads(small, costs, workers=2).compute_s == pytest.approx(
+        small.serial_s / 2)
 
 
 def test_profile_rejects_impossible_values() -> None:
