@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import os
@@ -364,7 +365,14 @@ class Result:
 
     def frame(self) -> pd.DataFrame:
         """Tidy rows: one per executor and timed run, ``seconds`` plus the executor's columns
-        (label, tool, workers, chunksize, start method) and the machine metadata."""
+        (label, tool, workers, chunksize, start method) and the machine metadata (a copy:
+        the caller may change it)."""
+        tidy: pd.DataFrame = self._tidy.copy()
+        return tidy
+
+    @functools.cached_property
+    def _tidy(self) -> pd.DataFrame:
+        # Built once per result: a page's tables and claims read the same result many times.
         import pandas as pd
 
         rows = [{"repeat": i, "seconds": seconds, **m.params, **_meta(m)}

@@ -125,8 +125,10 @@ class Joblib(PeerExecutor):
         limit = _timeout(timeout)
         batch: int | str = "auto" if self.chunksize is None else self.chunksize
         try:
+            # One worker: joblib runs the items in this process (its sequential backend),
+            # where a timeout has nothing to stop and only warns that it is ignored.
             with Parallel(n_jobs=self.workers, backend="loky", batch_size=batch,
-                          timeout=limit) as parallel:
+                          timeout=limit if self.workers != 1 else None) as parallel:
                 def run(func: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
                     try:
                         return list(parallel(delayed(func)(item) for item in items))

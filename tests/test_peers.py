@@ -73,6 +73,12 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
         peers.Mpire(2).map(abs, [1, 2])
 
 
+def test_joblib_on_one_core_runs_without_a_warning() -> None:
+    # One worker is what a 1-core machine's usable cores give: joblib then runs the items
+    # in this process, and a timeout passed to it would warn (an error under this suite).
+    assert peers.Joblib(1).map(abs, [-1, 2], timeout=60) == [1, 2]
+
+
 def test_results_match_the_loop(usermod: ModuleType, start_method: str) -> None:
     for spec in _specs(start_method):
         assert spec.map(usermod.square, ITEMS, timeout=120) == [x * x for x in ITEMS], spec.label

@@ -74,20 +74,19 @@ def time_threads(func: Callable[[Any], Any], items: list[Any], workers: int,
     return time.perf_counter() - start
 
 
-def time_joblib(func: Callable[[Any], Any], items: list[Any], workers: int, *,
-                cold: bool = True, timeout: float = 120.0) -> float:
-    """``Parallel(n_jobs=workers, batch_size="auto")`` (:class:`mpguide.peers.Joblib`): from
-    cold workers, start and stop included as a script's single call pays them, or warm (the
-    same call once untimed, on the same workers)."""
-    with peers.Joblib(workers).started(timeout) as run:
-        if cold:
-            start = time.perf_counter()
-            run(func, items)
-            return time.perf_counter() - start
-        run(func, items)
-        start = time.perf_counter()
-        run(func, items)
-        return time.perf_counter() - start
+def time_joblib(func: Callable[[Any], Any], items: list[Any], expected: list[Any],
+                workers: int, *, timeout: float = 120.0) -> tuple[float, float]:
+    """``Parallel(n_jobs=workers, batch_size="auto")`` (:class:`mpguide.peers.Joblib`) from
+    cold workers, start included as a script's single call pays it, then warm (the same call
+    again on the same workers): one start serves both (:func:`time_warm`).
+
+    >>> from mpguide import workloads
+    >>> cold, warm = time_joblib(workloads.square, [1, 2], [1, 4], 1, timeout=60)
+    >>> cold > 0 and warm > 0
+    True
+    """
+    times = time_warm(peers.Joblib(workers), func, items, expected, repeats=1, timeout=timeout)
+    return times.first_s, times.samples[0]
 
 
 def time_serial(func: Callable[[Any], Any], items: list[Any]) -> float:
@@ -249,13 +248,18 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     configs.append(({"kind": "threads", "tool": "threads", "workers": workers,
                      "chunksize": None}, threads(workers, None)))
     if "joblib" in peers:
+        warm_joblib: list[float] = []  # the warm sample of the cold run just before it
+
+        def cold_joblib() -> float:
+            cold, warm = time_joblib(func_, items_, expected, workers, timeout=timeout)
+            warm_joblib.append(warm)
+            return cold
         configs.append(({"kind": "joblib-auto", "tool": "joblib", "workers": workers,
                          "chunksize": None, "predicted_s": peer_s("joblib", None)},
-                        (("joblib",), lambda: time_joblib(func_, items_, workers))))
+                        (("joblib",), cold_joblib)))
         configs.append(({"kind": "joblib-auto-warm", "tool": "joblib", "workers": workers,
                          "chunksize": None, "predicted_s": peer_s("joblib", None, warm=True)},
-                        (("joblib", "warm"), lambda: time_joblib(func_, items_, workers,
-                                                                 cold=False, timeout=timeout))))
+                        (("joblib", "warm"), warm_joblib.pop)))
     mpire_s = peer_s("mpire", None) if "mpire" in peers else None
     if mpire_s is not None and mpire_s <= MAX_CONFIG_S:
         configs.append(({"kind": "mpire-default", "tool": "mpire", "workers": workers,
