@@ -216,6 +216,24 @@ class MachineCosts:
         return (beyond_pickling(self.argument_path_bytes_per_s, self.pickle_dumps_bytes_per_s),
                 beyond_pickling(self.result_path_bytes_per_s, self.pickle_loads_bytes_per_s))
 
+    def pool_path_s(self, arg_bytes: float, result_bytes: float) -> tuple[float, float]:
+        """Seconds Pool's task path and result path took the card's probes to move
+        ``arg_bytes`` and ``result_bytes``, pickling included: the least a Pool's parent pays
+        for them. The profile times its own pickling on a warm loop of the sample, which can
+        run several times faster than a real map's pickling into fresh memory (big ``bytes``
+        and arrays); this floor keeps such items from being priced below what Pool measured.
+        Zero where a path was not probed.
+
+        >>> costs = MachineCosts.from_probes(EXAMPLE_PROBES, cores=2)
+        >>> [round(s * 1e3, 2) for s in costs.pool_path_s(1 << 20, 0)]  # ms for 1 MiB
+        [1.75, 0.0]
+        """
+        def moved(nbytes: float, rate: float | None) -> float:
+            return nbytes / rate if rate else 0.0
+
+        return (moved(arg_bytes, self.argument_path_bytes_per_s),
+                moved(result_bytes, self.result_path_bytes_per_s))
+
     def startup_s(self, start_method: str, workers: int) -> float:
         """Pool start+stop for ``workers`` workers (:func:`scaled_startup` of the probe).
 

@@ -22,7 +22,8 @@ The shape of the prediction, for ``n`` items on ``cores`` usable cores:
 * **serialization**: pickling arguments and unpickling results in the parent, and the bytes
   through Pool's one task path and one result path (``pool_argument_bytes_per_s`` and
   ``pool_result_bytes_per_s`` probes, less their pickling:
-  :meth:`~mpguide.costs.MachineCosts.pool_channel`); the workers' own unpickling and pickling
+  :meth:`~mpguide.costs.MachineCosts.pool_channel`), never below those paths' own rates
+  (:meth:`~mpguide.costs.MachineCosts.pool_path_s`); the workers' own unpickling and pickling
   runs in parallel with the compute; results made of objects add what a real map of the
   sample on every core cost beyond these terms, per result (:meth:`Profile.pool_receive_s`);
 * **compute**: the items' cost divided among the workers, each worker's BLAS threads capped so
@@ -305,8 +306,12 @@ class Profile:
         res_dumps = timed(self.result_dumps_s, self.result_bytes, costs.pickle_dumps_bytes_per_s)
         res_loads = timed(self.result_loads_s, self.result_bytes, costs.pickle_loads_bytes_per_s)
         arg_byte, result_byte = channel or costs.pool_channel()
-        pipe = self.arg_bytes * arg_byte + self.result_bytes * result_byte
-        return arg_dumps + res_loads + pipe, arg_loads + res_dumps
+        sent = arg_dumps + self.arg_bytes * arg_byte
+        received = res_loads + self.result_bytes * result_byte
+        if channel is None:  # Pool's own paths: never faster than the card measured them
+            floor_sent, floor_received = costs.pool_path_s(self.arg_bytes, self.result_bytes)
+            sent, received = max(sent, floor_sent), max(received, floor_received)
+        return sent + received, arg_loads + res_dumps
 
 
 @functools.lru_cache(maxsize=256)
@@ -499,8 +504,9 @@ def predict_chunks(profile: Profile, costs: MachineCosts, chunks: int | Sequence
     # The first chunk's arguments travel before any worker can start, and the last chunk's
     # results after every worker has finished: those transfers overlap with nothing.
     arg_byte, result_byte = channel or costs.pool_channel()
-    fill_drain = first * _arg_transfer(profile, costs, arg_byte) \
-        + last * _result_transfer(profile, costs, result_byte)
+    p = profile
+    fill_drain = first * _transfer(p.arg_bytes, p.arg_dumps_s, p.arg_loads_s, costs, arg_byte) \
+        + last * _transfer(p.result_bytes, p.result_dumps_s, p.result_loads_s, costs, result_byte)
     parent_path = dispatch + serialization
     cpu_path = (parent_path + n * (per_item * threads_per_worker + worker_ser)) \
         / costs.parallelism
@@ -535,22 +541,13 @@ def _chunk_shape(chunks: int | Sequence[int], n_items: int,
     return count, min(chunks, n_items), rest if workers == 1 or count == 1 else chunks
 
 
-def _arg_transfer(profile: Profile, costs: MachineCosts, per_byte: float) -> float:
-    """Seconds to pickle, send (``per_byte``) and unpickle one argument."""
-    dumps = profile.arg_dumps_s if profile.arg_dumps_s is not None \
-        else profile.arg_bytes / costs.pickle_dumps_bytes_per_s
-    loads = profile.arg_loads_s if profile.arg_loads_s is not None \
-        else profile.arg_bytes / costs.pickle_loads_bytes_per_s
-    return dumps + loads + profile.arg_bytes * per_byte
-
-
-def _result_transfer(profile: Profile, costs: MachineCosts, per_byte: float) -> float:
-    """Seconds to pickle, send (``per_byte``) and unpickle one result."""
-    dumps = profile.result_dumps_s if profile.result_dumps_s is not None \
-        else profile.result_bytes / costs.pickle_dumps_bytes_per_s
-    loads = profile.result_loads_s if profile.result_loads_s is not None \
-        else profile.result_bytes / costs.pickle_loads_bytes_per_s
-    return dumps + loads + profile.result_bytes * per_byte
+def _transfer(nbytes: float, dumps_s: float | None, loads_s: float | None,
+              costs: MachineCosts, per_byte: float) -> float:
+    """Seconds to pickle, send (``per_byte``) and unpickle one argument or result of
+    ``nbytes``, at the profile's timed pickling where it has one, else the card's."""
+    dumps = dumps_s if dumps_s is not None else nbytes / costs.pickle_dumps_bytes_per_s
+    loads = loads_s if loads_s is not None else nbytes / costs.pickle_loads_bytes_per_s
+    return dumps + loads + nbytes * per_byte
 
 
 def predict_threads(profile: Profile, costs: MachineCosts, *, workers: int,

@@ -88,6 +88,24 @@ def test_kernels_print_numpy_scalars_plainly(confdir: Path) -> None:
     assert shown.strip().splitlines()[-1] == "1.5"
 
 
+def test_kernels_log_errors_only(confdir: Path) -> None:
+    """A page's kernel starts without ipykernel's warning about its loopback TCP sockets,
+    one line per page in the build's log otherwise."""
+    from jupyter_client.manager import start_new_kernel
+
+    mpguide_build.prepare(confdir)
+    log = confdir / "kernel.log"
+    with log.open("w") as stderr:
+        manager, client = start_new_kernel(kernel_name="python3", stderr=stderr,
+                                           startup_timeout=120)
+        try:
+            client.execute_interactive("print(1)", timeout=60)
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    assert "WARNING" not in log.read_text()
+
+
 def test_cache_defaults_to_the_build_folder(confdir: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MPGUIDE_CACHE_DIR")

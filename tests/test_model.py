@@ -107,6 +107,20 @@ def test_big_payloads_are_priced_at_pools_own_paths_not_the_bare_pipe() -> None:
     assert slow.serialization_s > fast.serialization_s
 
 
+def test_pool_moves_bytes_no_faster_than_the_card_measured(costs: MachineCosts) -> None:
+    """A profile that timed its pickling on a warm loop (1 us for 1 MB, far below the card's
+    rate) is priced at Pool's measured paths, pickling included; a peer's channel is not."""
+    warm = Profile(n_items=10, per_item_s=1e-3, arg_bytes=1e6, result_bytes=1e6,
+                   arg_dumps_s=1e-6, arg_loads_s=1e-6, result_dumps_s=1e-6,
+                   result_loads_s=1e-6)
+    parent, _ = warm.serialization_s(costs)
+    assert parent == pytest.approx(1e6 / 6e8 + 1e6 / 4e8)  # EXAMPLE_PROBES' two paths
+    arg_byte, result_byte = costs.pool_channel()
+    assert parent > 2e-6 + 1e6 * (arg_byte + result_byte)  # what it was priced before
+    peer, _ = warm.serialization_s(costs, channel=(1e-10, 1e-10))
+    assert peer == pytest.approx(2e-6 + 2e6 * 1e-10)
+
+
 def test_sorted_costs_punish_big_chunks(costs: MachineCosts) -> None:
     n = 200
     positions = tuple(i / 19 for i in range(20))

@@ -168,14 +168,26 @@ numpy.set_printoptions(legacy="1.25")
 """
 
 
+#: The kernels' own configuration: their log shows errors only. ipykernel 7 warns at every
+#: start that its loopback TCP sockets are unencrypted, a line per page of the build's log
+#: that says nothing about the guide (a cell's own warnings are its output, not this log).
+KERNEL_CONFIG = """\
+# Written by docs/_ext/mpguide_build.py for the docs build's Jupyter kernels.
+c.IPKernelApp.log_level = "ERROR"
+"""
+
+
 def kernel_profile(build_dir: Path) -> None:
     """Point the guide pages' kernels at an IPython profile whose startup prints numpy scalars
-    as plain numbers, so that glued numpy values format in prose."""
+    as plain numbers, so that glued numpy values format in prose, and whose kernel logs
+    errors only (:data:`KERNEL_CONFIG`)."""
     ipython_dir = build_dir / ".ipython"
-    startup = ipython_dir / "profile_default" / "startup" / "00-mpguide.py"
-    startup.parent.mkdir(parents=True, exist_ok=True)
-    if not startup.exists() or startup.read_text(encoding="utf-8") != KERNEL_STARTUP:
-        startup.write_text(KERNEL_STARTUP, encoding="utf-8")
+    profile = ipython_dir / "profile_default"
+    for path, text in ((profile / "startup" / "00-mpguide.py", KERNEL_STARTUP),
+                       (profile / "ipython_kernel_config.py", KERNEL_CONFIG)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
     os.environ["IPYTHONDIR"] = str(ipython_dir)
 
 
