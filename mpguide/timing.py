@@ -189,12 +189,13 @@ def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.D
     [{'k': 'a', 'median': 2.0, 'n': 2}, {'k': 'b', 'median': 5.0, 'n': 1}]
     """
     keys = list(by)
-    grouped = df.groupby(keys, sort=False)[value]
+    values = df[value].astype("float64")  # an empty record's column has no numeric dtype
+    grouped = values.groupby([df[k] for k in keys], sort=False)
     # pandas' own group-wise kernels throughout: a Python function per group would cost a
     # page of tables seconds (pages and gallery scripts summarize hundreds of groups).
     out = grouped.agg(["median", "min", "count"]).rename(columns={"count": "n"})
     out["iqr"] = grouped.quantile(0.75) - grouped.quantile(0.25)
-    deviation = (df[value] - grouped.transform("median")).abs()
+    deviation = (values - grouped.transform("median")).abs()
     out["mad"] = deviation.groupby([df[k] for k in keys], sort=False).median()
     out = out.reset_index()
     summary: pd.DataFrame = out[[*by, "median", "iqr", "mad", "min", "n"]]

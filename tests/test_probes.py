@@ -74,8 +74,9 @@ def test_pipe_round_trip_and_throughput(start_method: str) -> None:
     assert trip.params == {"start_method": start_method, "nbytes": 8}
     assert 0 < trip.median < 1
     assert probes.bytes_per_s(bulk) > 0
-    # A megabyte takes longer than eight bytes.
-    assert bulk.median > trip.median
+    # A megabyte takes longer than eight bytes: compared at their fastest samples, which a
+    # moment's load on a shared machine (a slow round trip, CI's other work) cannot inflate.
+    assert min(bulk.samples) > min(trip.samples)
 
 
 @pytest.mark.parametrize("direction", ["argument", "result"])
