@@ -188,15 +188,15 @@ def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.D
     >>> summarize(df, ["k"])[["k", "median", "n"]].to_dict("records")
     [{'k': 'a', 'median': 2.0, 'n': 2}, {'k': 'b', 'median': 5.0, 'n': 1}]
     """
-    keys = list(by)
+    keys = [df[k] for k in by]
     values = df[value].astype("float64")  # an empty record's column has no numeric dtype
-    grouped = values.groupby([df[k] for k in keys], sort=False)
+    grouped = values.groupby(keys, sort=False)
     # pandas' own group-wise kernels throughout: a Python function per group would cost a
     # page of tables seconds (pages and gallery scripts summarize hundreds of groups).
     out = grouped.agg(["median", "min", "count"]).rename(columns={"count": "n"})
     out["iqr"] = grouped.quantile(0.75) - grouped.quantile(0.25)
     deviation = (values - grouped.transform("median")).abs()
-    out["mad"] = deviation.groupby([df[k] for k in keys], sort=False).median()
+    out["mad"] = deviation.groupby(keys, sort=False).median()
     out = out.reset_index()
     summary: pd.DataFrame = out[[*by, "median", "iqr", "mad", "min", "n"]]
     return summary

@@ -248,7 +248,9 @@ def measure_workload(*, name: str, shape: str, func: str, items: str, params: di
     configs.append(({"kind": "threads", "tool": "threads", "workers": workers,
                      "chunksize": None}, threads(workers, None)))
     if "joblib" in peers:
-        warm_joblib: list[float] = []  # the warm sample of the cold run just before it
+        # One start gives both samples: the warm row's run, declared (so run) right after
+        # the cold one in each round, takes the warm sample that run left.
+        warm_joblib: list[float] = []
 
         def cold_joblib() -> float:
             cold, warm = time_joblib(func_, items_, expected, workers, timeout=timeout)
