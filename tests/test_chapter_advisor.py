@@ -56,6 +56,23 @@ def test_validation_summary_ratios() -> None:
     assert math.isnan(row["vs_dask_batched"])
 
 
+def test_spread_stands_beside_the_error() -> None:
+    """The summary reads each configuration's repeated samples: a sweep whose timings lie
+    within 10% and 30% of their median has a median spread of 20%; without samples, NaN."""
+    import pandas as pd
+
+    rows = [("sweep", [0.9, 1.0, 1.1], 1.0), ("sweep", [0.7, 1.0, 1.3], 1.0),
+            ("serial", [1.0, 5.0, 9.0], 5.0), ("recommended", [1.0], 1.0)]
+    df = pd.DataFrame([{"workload": "w", "shape": "s", "kind": k, "samples": samples,
+                        "measured_s": m, "predicted_s": m, "recommended_tool": "pool",
+                        "advise_s": 1.0} for k, samples, m in rows])
+    df["error"] = 0.0
+    assert advisor.summary(df).iloc[0]["spread"] == pytest.approx(0.2)
+    assert advisor.overall_spread(df) == pytest.approx(0.2)  # the serial row is not swept
+    assert math.isnan(advisor.relative_spread(1.0))
+    assert math.isnan(advisor.summary(df.drop(columns="samples")).iloc[0]["spread"])
+
+
 def test_peers_are_compared_as_a_scripts_only_call() -> None:
     """Dask's row is predicted against maps on a warm cluster; the recommendation is compared
     with its first call, start and stop included, as the recommendation's own time is, and
