@@ -73,6 +73,49 @@ def test_spread_stands_beside_the_error() -> None:
     assert math.isnan(advisor.summary(df.drop(columns="samples")).iloc[0]["spread"])
 
 
+@pytest.mark.parametrize(("rounds", "runoff", "vs_best"), [
+    ((0.60, 0.50), (0.52, 0.50), 1.04),   # the sweep's 0.50 was luck: the runoff clears it
+    ((0.51, 0.50), (0.65, 0.50), 1.30),   # the rounds flattered it: the runoff finds it slow
+    ((0.60, 0.50), None, 1.20)])          # no runoff (an older record): the rounds' ratio
+def test_near_best_reads_the_runoff(rounds: tuple[float, float],
+                                    runoff: tuple[float, float] | None,
+                                    vs_best: float) -> None:
+    import pandas as pd
+
+    rows = [("serial", 1.0), ("sweep", rounds[1]), ("recommended", rounds[0])]
+    if runoff:
+        rows += [("runoff-recommended", runoff[0]), ("runoff-best", runoff[1])]
+    df = pd.DataFrame([{"workload": "w", "shape": "s", "kind": k, "measured_s": m,
+                        "predicted_s": m, "recommended_tool": "pool", "advise_s": 1.0}
+                       for k, m in rows])
+    df["error"] = 0.0
+    row = advisor.summary(df).iloc[0]
+    assert row["vs_best"] == pytest.approx(vs_best)
+    assert row["recommended_s"] == rounds[0]  # the other ratios keep the rounds' samples
+
+
+def test_runoff_times_the_two_in_turn() -> None:
+    """The runoff takes the fastest contender by its rounds' median (not a joblib warm row or
+    the recommendation itself), alternates which of the two runs first, and is skipped where
+    the recommendation was the fastest."""
+    calls: list[str] = []
+
+    def run(name: str, seconds: float):
+        return lambda: calls.append(name) or seconds
+    configs = [({"kind": "serial"}, (("serial",), run("serial", 1.0))),
+               ({"kind": "sweep", "chunksize": 1}, (("pool", 1), run("c1", 0.3))),
+               ({"kind": "joblib-auto-warm"}, (("joblib", "warm"), run("warm", 0.1))),
+               ({"kind": "recommended", "chunksize": 5}, (("pool", 5), run("c5", 0.4)))]
+    samples = {("serial",): [1.0], ("pool", 1): [0.25, 0.3], ("joblib", "warm"): [0.1],
+               ("pool", 5): [0.4]}
+    rows = advisor_measure.runoff_rows(configs, samples, rounds=3)
+    assert calls == ["c5", "c1", "c1", "c5", "c5", "c1"]
+    assert [(r["kind"], r["chunksize"], r["measured_s"]) for r in rows] == [
+        ("runoff-recommended", 5, 0.4), ("runoff-best", 1, 0.3)]
+    samples[("pool", 5)] = [0.2]
+    assert advisor_measure.runoff_rows(configs, samples, rounds=3) == []
+
+
 def test_peers_are_compared_as_a_scripts_only_call() -> None:
     """Dask's row is predicted against maps on a warm cluster; the recommendation is compared
     with its first call, start and stop included, as the recommendation's own time is, and
