@@ -360,7 +360,8 @@ def profile(func: Callable[[Any], Any], items: Sequence[Any], *,
     """Profile ``func`` on a sample of ``items`` in a child process.
 
     The child (a one-worker pool of ``start_method``) runs ``func`` on evenly spaced items
-    until half of ``time_budget`` is spent, then times pickling of the sampled arguments and
+    until half of ``time_budget`` is spent (passing over the sample again while that half
+    lasts, each item priced by the median of its passes), then times pickling of the sampled arguments and
     results, two threads against one (how much of the work holds the GIL) and BLAS capped to one
     thread against its default. The whole run is bounded by ``timeout``: a function that never
     returns becomes an :class:`AdviceError`, and the child is terminated.
